@@ -1,0 +1,264 @@
+#!/usr/bin/env bash
+# The local control plane: real etcd, kube-apiserver, kube-controller-manager
+# and kube-scheduler built from the Kubernetes Go modules, plus kwok, which
+# simulates Graviton nodes and marks the pods kube-scheduler binds as Running.
+# No Docker, no containers: plain processes on loopback ports.
+#
+#   hack/cluster.sh up       build (once) and start everything, create the fake node pools
+#   hack/cluster.sh down     stop everything and delete the cluster's data
+#   hack/cluster.sh status   say what runs
+#   hack/cluster.sh env      print export lines: eval "$(hack/cluster.sh env)"
+#
+# State (certificates, etcd data, logs, kubeconfigs) lives in .local/cluster
+# (git-ignored; PADDOCK_CLUSTER_DIR overrides). Ports come from
+# PADDOCK_PORT_BASE (default 36000): etcd +0/+1, apiserver +443, kwok +10.
+set -euo pipefail
+source "$(dirname "$0")/lib/common.sh"
+
+PORT_BASE="${PADDOCK_PORT_BASE:-36000}"
+ETCD_PORT=$((PORT_BASE + 0))
+ETCD_PEER_PORT=$((PORT_BASE + 1))
+APISERVER_PORT=$((PORT_BASE + 443))
+KCM_PORT=$((PORT_BASE + 257))
+SCHEDULER_PORT=$((PORT_BASE + 259))
+KWOK_PORT=$((PORT_BASE + 10))
+COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
+PKI="$CLUSTER_DIR/pki"
+LOGS="$CLUSTER_DIR/logs"
+RUN="$CLUSTER_DIR/run"
+ADMIN_KUBECONFIG="$CLUSTER_DIR/admin.kubeconfig"
+BIN="$(tools_bin_dir)"
+
+pid_of() { cat "$RUN/$1.pid" 2>/dev/null || true; }
+is_running() {
+  local pid; pid="$(pid_of "$1")"
+  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null
+}
+
+# ---------------------------------------------------------------- certificates
+make_cert() { # name subject [server]
+  local name="$1" subject="$2" server="${3:-}"
+  [[ -f "$PKI/$name.crt" ]] && return 0
+  openssl req -new -newkey rsa:2048 -nodes -keyout "$PKI/$name.key" -subj "$subject" \
+    -out "$PKI/$name.csr" 2>/dev/null
+  local ext="$PKI/$name.ext"
+  if [[ -n "$server" ]]; then
+    printf 'subjectAltName=DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,IP:127.0.0.1,IP:10.96.0.1\nextendedKeyUsage=serverAuth,clientAuth\n' > "$ext"
+  else
+    printf 'extendedKeyUsage=clientAuth\n' > "$ext"
+  fi
+  openssl x509 -req -in "$PKI/$name.csr" -CA "$PKI/ca.crt" -CAkey "$PKI/ca.key" \
+    -CAcreateserial -days 3650 -extfile "$ext" -out "$PKI/$name.crt" 2>/dev/null
+  rm -f "$PKI/$name.csr" "$ext"
+}
+
+make_pki() {
+  mkdir -p "$PKI"
+  if [[ ! -f "$PKI/ca.crt" ]]; then
+    openssl req -x509 -new -newkey rsa:2048 -nodes -keyout "$PKI/ca.key" -days 3650 \
+      -subj "/CN=paddock-local-ca" -out "$PKI/ca.crt" 2>/dev/null
+  fi
+  [[ -f "$PKI/sa.key" ]] || {
+    openssl genrsa -out "$PKI/sa.key" 2048 2>/dev/null
+    openssl rsa -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub" 2>/dev/null
+  }
+  make_cert apiserver "/CN=kube-apiserver" server
+  make_cert admin "/O=system:masters/CN=paddock-admin"
+  make_cert controller-manager "/CN=system:kube-controller-manager"
+  make_cert scheduler "/CN=system:kube-scheduler"
+  make_cert kwok "/O=system:masters/CN=kwok"
+}
+
+write_kubeconfig() { # file cert-name
+  cat > "$1" <<KUBECONFIG
+apiVersion: v1
+kind: Config
+clusters:
+- name: paddock-local
+  cluster:
+    server: https://127.0.0.1:$APISERVER_PORT
+    certificate-authority: $PKI/ca.crt
+users:
+- name: $2
+  user:
+    client-certificate: $PKI/$2.crt
+    client-key: $PKI/$2.key
+contexts:
+- name: paddock-local
+  context: {cluster: paddock-local, user: $2}
+current-context: paddock-local
+KUBECONFIG
+}
+
+# ---------------------------------------------------------------- kwok stages
+# kwok started alone needs its Stage documents (what kwokctl normally supplies):
+# taken from the kwok module at the version hack/tools pins, never hand-copied.
+write_kwok_config() {
+  local out="$CLUSTER_DIR/kwok.yaml" dir
+  [[ -s "$out" ]] && return 0
+  dir="$(cd "$HACK_DIR/tools" && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok 2>/dev/null)" \
+    || die "cannot find the kwok module (needs go and the module cache; run hack/build-tools.sh)"
+  local stages="$dir/kustomize/stage"
+  {
+    for f in node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
+             pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
+      echo "---"; cat "$stages/$f"
+    done
+  } > "$out"
+}
+
+# ---------------------------------------------------------------- processes
+start() { # name args...
+  local name="$1"; shift
+  if is_running "$name"; then return 0; fi
+  nohup "$BIN/$name" "$@" > "$LOGS/$name.log" 2>&1 &
+  echo $! > "$RUN/$name.pid"
+}
+
+wait_until() { # seconds description command...
+  local seconds="$1" what="$2"; shift 2
+  local deadline=$((SECONDS + seconds)) name
+  until "$@" >/dev/null 2>&1; do
+    for name in "${COMPONENTS[@]}"; do
+      if [[ -f "$RUN/$name.pid" ]] && ! is_running "$name"; then
+        tail -n 5 "$LOGS/$name.log" >&2
+        die "$name exited while waiting for $what; its log: $LOGS/$name.log"
+      fi
+    done
+    if ((SECONDS >= deadline)); then
+      die "$what not ready after ${seconds}s; see $LOGS/"
+    fi
+    sleep 0.5
+  done
+}
+
+kubectl_admin() { "$BIN/kubectl" --kubeconfig "$ADMIN_KUBECONFIG" "$@"; }
+
+up() {
+  "$HACK_DIR/build-tools.sh"
+  mkdir -p "$LOGS" "$RUN" "$CLUSTER_DIR/etcd"
+  chmod 700 "$CLUSTER_DIR/etcd"
+  make_pki
+  write_kubeconfig "$ADMIN_KUBECONFIG" admin
+  write_kubeconfig "$CLUSTER_DIR/controller-manager.kubeconfig" controller-manager
+  write_kubeconfig "$CLUSTER_DIR/scheduler.kubeconfig" scheduler
+  write_kubeconfig "$CLUSTER_DIR/kwok.kubeconfig" kwok
+  write_kwok_config
+  cat > "$CLUSTER_DIR/scheduler.yaml" <<YAML
+# Bin-packing scoring, so kube-scheduler fills nodes the way Paddock's
+# first-fit simulation expects and keeps large free blocks whole.
+apiVersion: kubescheduler.config.k8s.io/v1
+kind: KubeSchedulerConfiguration
+clientConnection:
+  kubeconfig: $CLUSTER_DIR/scheduler.kubeconfig
+  qps: 200
+  burst: 400
+leaderElection:
+  leaderElect: false
+profiles:
+- schedulerName: default-scheduler
+  pluginConfig:
+  - name: NodeResourcesFit
+    args:
+      scoringStrategy:
+        type: MostAllocated
+        resources:
+        - {name: cpu, weight: 1}
+        - {name: memory, weight: 1}
+YAML
+
+  local t0=$SECONDS
+  start etcd --name=paddock-local --data-dir="$CLUSTER_DIR/etcd" \
+    --listen-client-urls="http://127.0.0.1:$ETCD_PORT" --advertise-client-urls="http://127.0.0.1:$ETCD_PORT" \
+    --listen-peer-urls="http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls="http://127.0.0.1:$ETCD_PEER_PORT" \
+    --initial-cluster="paddock-local=http://127.0.0.1:$ETCD_PEER_PORT" \
+    --quota-backend-bytes=8589934592 --unsafe-no-fsync=true --log-level=warn
+  wait_until 30 etcd curl -sf "http://127.0.0.1:$ETCD_PORT/health"
+
+  start kube-apiserver --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
+    --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$APISERVER_PORT" \
+    --cert-dir="$PKI" --tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key" \
+    --client-ca-file="$PKI/ca.crt" --authorization-mode=Node,RBAC \
+    --service-account-issuer=https://kubernetes.default.svc.cluster.local \
+    --service-account-key-file="$PKI/sa.pub" --service-account-signing-key-file="$PKI/sa.key" \
+    --api-audiences=https://kubernetes.default.svc.cluster.local \
+    --service-cluster-ip-range=10.96.0.0/16 --allow-privileged=true \
+    --endpoint-reconciler-type=none \
+    --max-requests-inflight=1000 --max-mutating-requests-inflight=500 \
+    --profiling=false --v=1
+  wait_until 90 kube-apiserver kubectl_admin get --raw /readyz
+
+  start kube-controller-manager --kubeconfig="$CLUSTER_DIR/controller-manager.kubeconfig" \
+    --authentication-kubeconfig="$CLUSTER_DIR/controller-manager.kubeconfig" \
+    --authorization-kubeconfig="$CLUSTER_DIR/controller-manager.kubeconfig" \
+    --bind-address=127.0.0.1 --secure-port="$KCM_PORT" --leader-elect=false \
+    --service-account-private-key-file="$PKI/sa.key" --root-ca-file="$PKI/ca.crt" \
+    --use-service-account-credentials=true --kube-api-qps=200 --kube-api-burst=400 \
+    --concurrent-deployment-syncs=10 --concurrent-replicaset-syncs=10 \
+    --node-monitor-grace-period=20s --terminated-pod-gc-threshold=500 --v=1
+
+  start kube-scheduler --config="$CLUSTER_DIR/scheduler.yaml" \
+    --authentication-kubeconfig="$CLUSTER_DIR/scheduler.kubeconfig" \
+    --authorization-kubeconfig="$CLUSTER_DIR/scheduler.kubeconfig" \
+    --bind-address=127.0.0.1 --secure-port="$SCHEDULER_PORT" --v=1
+
+  start kwok --kubeconfig="$CLUSTER_DIR/kwok.kubeconfig" --config="$CLUSTER_DIR/kwok.yaml" \
+    --manage-all-nodes=false --manage-nodes-with-label-selector=type=kwok \
+    --node-lease-duration-seconds=40 --server-address="127.0.0.1:$KWOK_PORT" \
+    --cidr=10.244.0.0/16 --node-ip=127.0.0.1
+
+  wait_until 60 "the default ServiceAccount" kubectl_admin get serviceaccount default -n default
+  if [[ "${PADDOCK_NODES:-default}" != "none" ]]; then
+    "$HACK_DIR/fake-nodes.py" --default | kubectl_admin apply --server-side -f - >/dev/null
+    wait_until 60 "kwok nodes" bash -c \
+      "! '$BIN/kubectl' --kubeconfig '$ADMIN_KUBECONFIG' get nodes -l type=kwok --no-headers | grep -v ' Ready '"
+  fi
+  log "control plane up in $((SECONDS - t0))s; run: eval \"\$(hack/cluster.sh env)\""
+}
+
+down() {
+  local name pid
+  for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do
+    name="${COMPONENTS[$i]}"
+    pid="$(pid_of "$name")"
+    if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
+      kill "$pid" 2>/dev/null || true
+      for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      kill -9 "$pid" 2>/dev/null || true
+    fi
+    rm -f "$RUN/$name.pid"
+  done
+  # The data goes with the processes: the next `up` starts from an empty cluster.
+  rm -rf "$CLUSTER_DIR/etcd" "$CLUSTER_DIR/kwok.yaml"
+  log "control plane stopped"
+}
+
+status() {
+  local rc=0 name
+  for name in "${COMPONENTS[@]}"; do
+    if is_running "$name"; then
+      printf '%-24s running (pid %s)\n' "$name" "$(pid_of "$name")"
+    else
+      printf '%-24s stopped\n' "$name"; rc=1
+    fi
+  done
+  if [[ $rc -eq 0 ]] && kubectl_admin get --raw /readyz >/dev/null 2>&1; then
+    echo "API server ready at https://127.0.0.1:$APISERVER_PORT (KUBECONFIG=$ADMIN_KUBECONFIG)"
+  else
+    rc=1
+  fi
+  return $rc
+}
+
+env_lines() {
+  echo "export KUBECONFIG='$ADMIN_KUBECONFIG'"
+  echo "export PATH='$BIN':\"\$PATH\""
+}
+
+case "${1:-}" in
+  up) up ;;
+  down) down ;;
+  status) status ;;
+  env) env_lines ;;
+  *) echo "usage: $0 up|down|status|env" >&2; exit 2 ;;
+esac

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The one full test command: lint and type-check, then unit tests, then
+# integration tests against the local control plane (started here when it is
+# not running, and stopped again afterwards if this script started it).
+#
+#   hack/test.sh                 everything
+#   hack/test.sh -k budget       extra arguments go to both pytest runs
+#
+# The kind e2e suite is separate: hack/kind-e2e.sh (it needs Docker).
+set -euo pipefail
+source "$(dirname "$0")/lib/common.sh"
+cd "$REPO_ROOT"
+
+"$HACK_DIR/venv.sh"
+PY="$VENV_DIR/bin/python"
+
+log "lint: ruff and mypy"
+"$PY" -m ruff check .
+"$PY" -m ruff format --check .
+"$PY" -m mypy
+
+started_cluster=0
+if ! "$HACK_DIR/cluster.sh" status >/dev/null 2>&1; then
+  "$HACK_DIR/cluster.sh" up
+  started_cluster=1
+fi
+cleanup() {
+  if [[ $started_cluster -eq 1 && "${PADDOCK_KEEP_CLUSTER:-0}" != 1 ]]; then
+    "$HACK_DIR/cluster.sh" down
+  fi
+}
+trap cleanup EXIT
+eval "$("$HACK_DIR/cluster.sh" env)"
+
+# pytest exits 5 when it collected nothing: that is a failure here, never a pass.
+run_pytest() {
+  local rc=0
+  "$PY" -m pytest "$@" || rc=$?
+  if [[ $rc -eq 5 ]]; then die "pytest collected no tests for: $*"; fi
+  return $rc
+}
+log "unit tests"
+run_pytest tests/unit "$@"
+log "integration tests (KUBECONFIG=$KUBECONFIG)"
+run_pytest tests/integration "$@"
