@@ -1,0 +1,315 @@
+"""AgentWorkload: one replicated agent or CPU inference service (namespaced, `aw`)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, ConfigDict, Field
+
+from paddock.api.common import (
+    AGE_COLUMN,
+    CONDITIONS_SCHEMA_EXTRA,
+    ApiModel,
+    Condition,
+    CrdInfo,
+    DnsLabel,
+    LabelValue,
+    MemoryQuantity,
+    ObjectMeta,
+    ObjectName,
+    PrinterColumn,
+    Rule,
+    StatusModel,
+    Str,
+    WholeInt,
+    name_length_rule,
+    parse_memory_bytes,
+    unique_by,
+    unique_items,
+)
+
+MAX_REPLICAS = 10_000
+MAX_CORES_PER_REPLICA = 192
+"""The largest Graviton node (c8g.48xlarge, c8g.metal-48xl) has 192 cores."""
+MIN_PRIORITY, MAX_PRIORITY = -1_000_000, 1_000_000
+
+Phase = Literal["Queued", "Admitted", "Running", "Degraded", "Preempted", "Failed"]
+Spread = Literal["Zone", "Node", "None"]
+
+
+class Placement(ApiModel):
+    """Where the replicas go, within the pools the budget allows."""
+
+    pools: Annotated[list[ObjectName], AfterValidator(unique_items)] | None = Field(
+        default=None,
+        description=(
+            "CorePool names to use, in order of preference: narrows or reorders the budget's "
+            "pools (a pool the budget does not allow is never used). Unset: the budget's pools."
+        ),
+        json_schema_extra={"x-kubernetes-list-type": "set"},
+    )
+    spread: Spread = Field(
+        default="None",
+        description=(
+            "Zone: spread replicas evenly over availability zones. Node: at most one replica per "
+            "node. None: pack replicas as the pools allow."
+        ),
+    )
+
+
+class TemplateMetadata(ApiModel):
+    """Labels and annotations for the pods; Paddock adds paddock.dev/workload and
+    paddock.dev/pool."""
+
+    labels: dict[str, LabelValue] | None = Field(
+        default=None, description="Labels added to every pod."
+    )
+    annotations: dict[str, Str] | None = Field(
+        default=None, description="Annotations added to every pod."
+    )
+
+
+class Container(ApiModel):
+    """A core/v1 Container. name and image are checked here; every other field is kept as
+    written and checked when Paddock creates the Deployment. Paddock sets resources (integer CPU
+    requests == limits) and the PADDOCK_CORES and OMP_NUM_THREADS variables."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: DnsLabel = Field(description="Container name, a DNS label unique within the pod.")
+    image: Str = Field(min_length=1, description="Container image; it must support arm64.")
+
+
+class PodSpec(ApiModel):
+    """A core/v1 PodSpec. containers is checked here; every other field is kept as written.
+    Paddock owns node affinity, tolerations and CPU and memory requests, and reports any value
+    it overrides in an event."""
+
+    model_config = ConfigDict(extra="allow")
+
+    containers: Annotated[list[Container], AfterValidator(unique_by("name"))] = Field(
+        min_length=1,
+        description="The containers of every replica; at least one.",
+        json_schema_extra={
+            "x-kubernetes-list-type": "map",
+            "x-kubernetes-list-map-keys": ["name"],
+        },
+    )
+
+
+class PodTemplate(ApiModel):
+    """A core/v1 PodTemplateSpec for the replicas."""
+
+    metadata: TemplateMetadata | None = Field(
+        default=None, description="Labels and annotations for the pods."
+    )
+    spec: PodSpec = Field(description="The pod spec of every replica.")
+
+
+class AgentWorkloadSpec(ApiModel):
+    """What to run, how many replicas of how many cores, and against which budget."""
+
+    budget: ObjectName | None = Field(
+        default=None,
+        description=(
+            "Name of the CoreBudget to draw cores from. Optional when exactly one CoreBudget "
+            "selects the workload's namespace."
+        ),
+    )
+    replicas: WholeInt = Field(
+        ge=1,
+        le=MAX_REPLICAS,
+        description="Replicas wanted. Paddock admits between minReplicas and replicas.",
+    )
+    min_replicas: WholeInt | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_REPLICAS,
+        description=(
+            "Elastic floor: the workload is admitted with fewer replicas than wanted, but never "
+            "fewer than this, and grows when cores free up. Unset: equal to replicas "
+            "(all or nothing)."
+        ),
+    )
+    cores_per_replica: WholeInt = Field(
+        ge=1,
+        le=MAX_CORES_PER_REPLICA,
+        description=(
+            "Whole cores per replica, 1 to 192 (one vCPU is one physical core on Graviton). "
+            "Each replica gets requests == limits of this many CPUs: Guaranteed QoS, so the "
+            "kubelet's static CPU manager can pin it to exclusive cores."
+        ),
+    )
+    memory_per_replica: MemoryQuantity = Field(
+        description=(
+            "Memory per replica (requests == limits), a positive quantity such as 512Mi, 4Gi or "
+            "1.5Gi, starting with a non-zero digit. Required: there is no default."
+        )
+    )
+    priority: WholeInt = Field(
+        default=0,
+        ge=MIN_PRIORITY,
+        le=MAX_PRIORITY,
+        description=(
+            "Queue order and preemption rank within the budget and cohort: higher first. "
+            "-1000000 to 1000000."
+        ),
+    )
+    placement: Placement = Field(
+        default_factory=Placement,
+        description="Which pools to use and how to spread the replicas.",
+        json_schema_extra={"default": {}},
+    )
+    template: PodTemplate = Field(
+        description=(
+            "The pod template of the replicas. Paddock owns CPU and memory requests and limits, "
+            "node affinity and tolerations, and says so in an event when it overrides a value."
+        )
+    )
+
+    rules = (
+        Rule(
+            cel="!has(self.minReplicas) || self.minReplicas <= self.replicas",
+            message=(
+                "spec.minReplicas must be <= spec.replicas: lower minReplicas or raise replicas"
+            ),
+            message_expression=(
+                "'spec.minReplicas (%d) must be <= spec.replicas (%d): lower minReplicas or raise "
+                "replicas'.format([self.minReplicas, self.replicas])"
+            ),
+            explain=lambda s: (
+                f"spec.minReplicas ({s.min_replicas}) must be <= spec.replicas ({s.replicas}): "
+                "lower minReplicas or raise replicas"
+            ),
+            check=lambda s: s.min_replicas is None or s.min_replicas <= s.replicas,
+            field_path=".minReplicas",
+        ),
+    )
+
+    @property
+    def effective_min_replicas(self) -> int:
+        """minReplicas, or replicas when unset."""
+        return self.replicas if self.min_replicas is None else self.min_replicas
+
+    @property
+    def memory_bytes_per_replica(self) -> int:
+        """memoryPerReplica in bytes."""
+        return parse_memory_bytes(self.memory_per_replica)
+
+    @property
+    def requested_cores(self) -> int:
+        """Cores for all wanted replicas."""
+        return self.replicas * self.cores_per_replica
+
+
+class Assignment(StatusModel):
+    """Replicas admitted into one pool."""
+
+    pool: Str = Field(description="CorePool name.")
+    replicas: WholeInt = Field(ge=0, description="Replicas admitted into the pool.")
+
+
+class AgentWorkloadStatus(StatusModel):
+    """Where the workload is and why, written by the operator."""
+
+    phase: Phase | None = Field(
+        default=None,
+        description=(
+            "Queued: waiting for cores. Admitted: cores granted, pods starting. Running: all "
+            "admitted replicas ready. Degraded: fewer ready than admitted. Preempted: evicted "
+            "to make room, queued again. Failed: cannot ever be admitted as written (see message)."
+        ),
+    )
+    observed_generation: WholeInt | None = Field(
+        default=None, ge=0, description="The metadata.generation this status describes."
+    )
+    budget: Str | None = Field(
+        default=None, description="The CoreBudget the workload draws on (spec.budget or resolved)."
+    )
+    reason: Str | None = Field(
+        default=None,
+        description="CamelCase reason of the latest decision, e.g. BudgetExhausted, NoFit.",
+    )
+    message: Str | None = Field(
+        default=None, description="Human-readable explanation of the latest decision."
+    )
+    requested_cores: WholeInt | None = Field(
+        default=None, ge=0, description="replicas x coresPerReplica."
+    )
+    admitted_cores: WholeInt | None = Field(
+        default=None, ge=0, description="Cores of the admitted replicas."
+    )
+    admitted_replicas: WholeInt | None = Field(
+        default=None, ge=0, description="Replicas admitted (between minReplicas and replicas)."
+    )
+    ready_replicas: WholeInt | None = Field(
+        default=None, ge=0, description="Admitted replicas whose pods are ready."
+    )
+    assignments: Annotated[list[Assignment], AfterValidator(unique_by("pool"))] | None = Field(
+        default=None,
+        description="Admitted replicas per pool.",
+        json_schema_extra={
+            "x-kubernetes-list-type": "map",
+            "x-kubernetes-list-map-keys": ["pool"],
+        },
+    )
+    pools: Str | None = Field(
+        default=None,
+        description="The assignments in short, pool:replicas, e.g. graviton4:3,graviton3:1.",
+    )
+    queue_position: WholeInt | None = Field(
+        default=None, ge=1, description="1-based position in the budget's queue while Queued."
+    )
+    conditions: Annotated[list[Condition], AfterValidator(unique_by("type"))] | None = Field(
+        default=None,
+        description="Admitted, Ready and others, each with its reason.",
+        json_schema_extra=CONDITIONS_SCHEMA_EXTRA,
+    )
+
+
+class AgentWorkload(ApiModel):
+    """AgentWorkload is one replicated agent or CPU inference service (a llama.cpp server, a
+    tool-calling agent, a code generator). Paddock admits it against a CoreBudget when its
+    replicas fit both the budget and the arm64 pools, then runs one Deployment per pool."""
+
+    api_version: Literal["paddock.dev/v1alpha1"] = "paddock.dev/v1alpha1"  # paddock.API_VERSION
+    kind: Literal["AgentWorkload"] = "AgentWorkload"
+    metadata: ObjectMeta = Field(default_factory=ObjectMeta)
+    spec: AgentWorkloadSpec
+    status: AgentWorkloadStatus | None = None
+
+    rules = (name_length_rule("paddock.dev/workload"),)
+
+
+def pools_summary(assignments: list[Assignment]) -> str:
+    """The status.pools text for assignments: `graviton4:3,graviton3:1`."""
+    return ",".join(f"{a.pool}:{a.replicas}" for a in assignments)
+
+
+AGENT_WORKLOAD_CRD = CrdInfo(
+    kind="AgentWorkload",
+    plural="agentworkloads",
+    singular="agentworkload",
+    scope="Namespaced",
+    short_names=("aw",),
+    printer_columns=(
+        PrinterColumn("Budget", ".status.budget", "string", "CoreBudget the workload draws on."),
+        PrinterColumn("Replicas", ".spec.replicas", "integer", "Replicas wanted."),
+        PrinterColumn("Admitted", ".status.admittedReplicas", "integer", "Replicas admitted."),
+        PrinterColumn("Ready", ".status.readyReplicas", "integer", "Replicas ready."),
+        PrinterColumn("Cores", ".status.admittedCores", "integer", "Cores admitted."),
+        PrinterColumn("Pools", ".status.pools", "string", "Admitted replicas per pool."),
+        PrinterColumn("Phase", ".status.phase", "string", "Queued, Admitted, Running, ..."),
+        PrinterColumn("Reason", ".status.reason", "string", "Reason of the latest decision."),
+        AGE_COLUMN,
+        PrinterColumn("Min", ".spec.minReplicas", "integer", "Elastic floor.", 1),
+        PrinterColumn(
+            "Cores/Replica", ".spec.coresPerReplica", "integer", "Whole cores per replica.", 1
+        ),
+        PrinterColumn("Priority", ".spec.priority", "integer", "Queue order.", 1),
+        PrinterColumn("Queue", ".status.queuePosition", "integer", "Position while queued.", 1),
+        PrinterColumn("Spec-Budget", ".spec.budget", "string", "spec.budget as written.", 1),
+        PrinterColumn("Message", ".status.message", "string", "Latest decision, in words.", 1),
+    ),
+    selectable_fields=(".spec.budget", ".status.phase"),
+)

@@ -1,0 +1,220 @@
+"""CoreBudget: the whole cores a team may use (cluster-scoped, `cbudget`)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field
+
+from paddock.api.common import (
+    AGE_COLUMN,
+    CONDITIONS_SCHEMA_EXTRA,
+    ApiModel,
+    Condition,
+    CrdInfo,
+    DnsLabel,
+    LabelSelector,
+    ObjectMeta,
+    ObjectName,
+    PrinterColumn,
+    Rule,
+    StatusModel,
+    WholeInt,
+    name_length_rule,
+    unique_by,
+    unique_items,
+)
+
+Queueing = Literal["BestEffortFIFO", "StrictFIFO"]
+WithinBudgetPreemption = Literal["Never", "LowerPriority"]
+CohortPreemption = Literal["Never", "LowerPriority", "Any"]
+
+
+class Preemption(ApiModel):
+    """When pending workloads may take cores from admitted ones."""
+
+    within_budget: WithinBudgetPreemption = Field(
+        default="Never",
+        description=(
+            "Never: a pending workload waits for cores of its own budget to free up. "
+            "LowerPriority: it may shrink (toward minReplicas) or evict lower-priority "
+            "workloads of the same budget."
+        ),
+    )
+    reclaim_from_cohort: CohortPreemption = Field(
+        default="Never",
+        description=(
+            "Never: lent cores come back only when borrowers finish. LowerPriority: a workload "
+            "that fits within this budget's nominal cores may preempt lower-priority workloads of "
+            "other budgets in the cohort that borrowed them. Any: it may preempt any borrower."
+        ),
+    )
+
+
+class CoreBudgetSpec(ApiModel):
+    """Which namespaces the budget covers, how many cores it grants and how it shares them."""
+
+    namespace_selector: LabelSelector = Field(
+        description=(
+            "Selects the namespaces whose AgentWorkloads draw on this budget, e.g. matchLabels "
+            "{paddock.dev/team: search}. An empty selector selects every namespace. A workload "
+            "whose namespace matches several budgets must name one in spec.budget."
+        )
+    )
+    cores: WholeInt = Field(
+        ge=0,
+        description=(
+            "Nominal whole cores the team may use: the sum of coresPerReplica x replicas over its "
+            "admitted workloads. 0 makes a budget that only borrows from its cohort."
+        ),
+    )
+    pools: Annotated[list[ObjectName], AfterValidator(unique_items)] | None = Field(
+        default=None,
+        description=(
+            "Names of the CorePools the budget may use, in order of preference. "
+            "Unset: every pool, by pool weight."
+        ),
+        json_schema_extra={"x-kubernetes-list-type": "set"},
+    )
+    cohort: DnsLabel | None = Field(
+        default=None,
+        description=(
+            "Sharing group: budgets with the same cohort lend unused nominal cores to each other."
+        ),
+    )
+    borrowing_limit: WholeInt | None = Field(
+        default=None,
+        ge=0,
+        description=(
+            "Most cores the budget may borrow from its cohort on top of cores. "
+            "Unset: no limit. Needs cohort."
+        ),
+    )
+    lending_limit: WholeInt | None = Field(
+        default=None,
+        ge=0,
+        description=(
+            "Most of its unused nominal cores the budget lends to its cohort; must not exceed "
+            "cores. Unset: all unused cores may be lent. Needs cohort."
+        ),
+    )
+    queueing: Queueing = Field(
+        default="BestEffortFIFO",
+        description=(
+            "BestEffortFIFO: pending workloads are tried by priority then age, and one that does "
+            "not fit does not block the ones behind it. StrictFIFO: nothing is admitted past the "
+            "head of the queue until it fits."
+        ),
+    )
+    preemption: Preemption = Field(
+        default_factory=Preemption,
+        description="When pending workloads may take cores from admitted ones.",
+        json_schema_extra={"default": {}},
+    )
+
+    rules = (
+        Rule(
+            cel="!has(self.lendingLimit) || self.lendingLimit <= self.cores",
+            message="spec.lendingLimit must be <= spec.cores: lower lendingLimit or raise cores",
+            message_expression=(
+                "'spec.lendingLimit (%d) must be <= spec.cores (%d): lower lendingLimit or raise "
+                "cores'.format([self.lendingLimit, self.cores])"
+            ),
+            explain=lambda s: (
+                f"spec.lendingLimit ({s.lending_limit}) must be <= spec.cores ({s.cores}): "
+                "lower lendingLimit or raise cores"
+            ),
+            check=lambda s: s.lending_limit is None or s.lending_limit <= s.cores,
+            field_path=".lendingLimit",
+        ),
+        Rule(
+            cel="!has(self.borrowingLimit) || has(self.cohort)",
+            message=(
+                "spec.borrowingLimit needs spec.cohort: set a cohort to borrow from or remove "
+                "borrowingLimit"
+            ),
+            check=lambda s: s.borrowing_limit is None or s.cohort is not None,
+            field_path=".borrowingLimit",
+            reason="FieldValueForbidden",
+        ),
+        Rule(
+            cel="!has(self.lendingLimit) || has(self.cohort)",
+            message=(
+                "spec.lendingLimit needs spec.cohort: set a cohort to lend to or remove "
+                "lendingLimit"
+            ),
+            check=lambda s: s.lending_limit is None or s.cohort is not None,
+            field_path=".lendingLimit",
+            reason="FieldValueForbidden",
+        ),
+    )
+
+
+class CoreBudgetStatus(StatusModel):
+    """How the budget is used now, observed by the operator."""
+
+    used_cores: WholeInt | None = Field(
+        default=None, ge=0, description="Cores of admitted workloads, borrowed ones included."
+    )
+    borrowed_cores: WholeInt | None = Field(
+        default=None, ge=0, description="Of usedCores, the cores above cores, lent by the cohort."
+    )
+    lent_cores: WholeInt | None = Field(
+        default=None, ge=0, description="Unused nominal cores other budgets of the cohort use."
+    )
+    pending_cores: WholeInt | None = Field(
+        default=None, ge=0, description="Cores that pending workloads are waiting for."
+    )
+    admitted_workloads: WholeInt | None = Field(
+        default=None, ge=0, description="AgentWorkloads admitted against the budget."
+    )
+    pending_workloads: WholeInt | None = Field(
+        default=None, ge=0, description="AgentWorkloads queued on the budget."
+    )
+    conditions: Annotated[list[Condition], AfterValidator(unique_by("type"))] | None = Field(
+        default=None,
+        description="Active: the budget is valid and admits workloads.",
+        json_schema_extra=CONDITIONS_SCHEMA_EXTRA,
+    )
+
+
+class CoreBudget(ApiModel):
+    """CoreBudget is what a team may use: a number of whole arm64 cores for the AgentWorkloads of
+    the namespaces it selects, the pools they may run in, and how unused cores are shared with
+    other budgets of the same cohort."""
+
+    api_version: Literal["paddock.dev/v1alpha1"] = "paddock.dev/v1alpha1"  # paddock.API_VERSION
+    kind: Literal["CoreBudget"] = "CoreBudget"
+    metadata: ObjectMeta = Field(default_factory=ObjectMeta)
+    spec: CoreBudgetSpec
+    status: CoreBudgetStatus | None = None
+
+    rules = (name_length_rule("paddock.dev/budget"),)
+
+
+CORE_BUDGET_CRD = CrdInfo(
+    kind="CoreBudget",
+    plural="corebudgets",
+    singular="corebudget",
+    scope="Cluster",
+    short_names=("cbudget",),
+    printer_columns=(
+        PrinterColumn("Cores", ".spec.cores", "integer", "Nominal whole cores."),
+        PrinterColumn("Used", ".status.usedCores", "integer", "Cores of admitted workloads."),
+        PrinterColumn(
+            "Borrowed", ".status.borrowedCores", "integer", "Cores borrowed from the cohort."
+        ),
+        PrinterColumn(
+            "Pending", ".status.pendingCores", "integer", "Cores pending workloads wait for."
+        ),
+        PrinterColumn(
+            "Admitted", ".status.admittedWorkloads", "integer", "Admitted AgentWorkloads."
+        ),
+        PrinterColumn("Cohort", ".spec.cohort", "string", "Sharing group."),
+        PrinterColumn("Lent", ".status.lentCores", "integer", "Cores lent to the cohort.", 1),
+        PrinterColumn("Queued", ".status.pendingWorkloads", "integer", "Queued AgentWorkloads.", 1),
+        PrinterColumn("Queueing", ".spec.queueing", "string", "Queueing strategy.", 1),
+        AGE_COLUMN,
+    ),
+    selectable_fields=(".spec.cohort",),
+)

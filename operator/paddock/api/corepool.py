@@ -1,0 +1,163 @@
+"""CorePool: a set of arm64 nodes that Paddock places workloads on (cluster-scoped, `cpool`)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field
+
+from paddock.api.common import (
+    AGE_COLUMN,
+    CONDITIONS_SCHEMA_EXTRA,
+    MAX_TOLERATIONS,
+    ApiModel,
+    Condition,
+    CrdInfo,
+    LabelSelector,
+    ObjectMeta,
+    PrinterColumn,
+    StatusModel,
+    Str,
+    Toleration,
+    WholeInt,
+    name_length_rule,
+    unique_by,
+)
+
+MAX_RESERVED_CORES_PER_NODE = 192
+MAX_WEIGHT = 100
+
+
+class CorePoolSpec(ApiModel):
+    """What nodes make up the pool and how placed pods reach them."""
+
+    node_selector: LabelSelector = Field(
+        description=(
+            "Selects the Nodes of the pool, e.g. matchLabels {karpenter.sh/nodepool: graviton4}. "
+            "Only Ready, schedulable arm64 nodes count, whatever the selector says; an empty "
+            "selector selects every arm64 node."
+        )
+    )
+    tolerations: list[Toleration] | None = Field(
+        default=None,
+        max_length=MAX_TOLERATIONS,
+        description=(
+            "Tolerations added to every pod Paddock places in the pool, e.g. "
+            "kubernetes.io/arch=arm64:NoSchedule for tainted Graviton node groups. "
+            "They replace any tolerations in the workload's pod template."
+        ),
+        json_schema_extra={"x-kubernetes-list-type": "atomic"},
+    )
+    reserved_cores_per_node: WholeInt = Field(
+        default=0,
+        ge=0,
+        le=MAX_RESERVED_CORES_PER_NODE,
+        description=(
+            "Whole cores kept free on every node of the pool for daemons and system pods that "
+            "are not yet running; Paddock never admits into them."
+        ),
+    )
+    weight: WholeInt = Field(
+        default=0,
+        ge=0,
+        le=MAX_WEIGHT,
+        description=(
+            "Preference among pools, 0 to 100: when a workload's budget and placement allow "
+            "several pools in no particular order, higher weight is tried first."
+        ),
+    )
+    max_cores: WholeInt | None = Field(
+        default=None,
+        ge=1,
+        description=(
+            "Cores an autoscaled pool may grow to (e.g. a Karpenter NodePool's limits.cpu). "
+            "Unset: the pool is what its nodes offer now."
+        ),
+    )
+
+
+class CorePoolStatus(StatusModel):
+    """What the pool offers now, observed by the operator."""
+
+    nodes: WholeInt | None = Field(default=None, ge=0, description="Nodes the selector matches.")
+    ready_nodes: WholeInt | None = Field(
+        default=None, ge=0, description="Matched nodes that are Ready, schedulable and arm64."
+    )
+    architecture: Str | None = Field(
+        default=None, description="CPU architecture of the ready nodes (arm64)."
+    )
+    generation: WholeInt | None = Field(
+        default=None,
+        ge=0,
+        description="Graviton generation (2, 3 or 4) when all nodes share one; unset otherwise.",
+    )
+    zones: list[Str] | None = Field(
+        default=None,
+        description="Availability zones of the ready nodes, sorted.",
+        json_schema_extra={"x-kubernetes-list-type": "atomic"},
+    )
+    allocatable_cores: WholeInt | None = Field(
+        default=None,
+        ge=0,
+        description="Whole allocatable cores of the ready nodes, minus reservedCoresPerNode.",
+    )
+    used_cores: WholeInt | None = Field(
+        default=None, ge=0, description="Cores requested by all non-terminal pods on the nodes."
+    )
+    paddock_cores: WholeInt | None = Field(
+        default=None, ge=0, description="Of usedCores, the cores of pods Paddock placed."
+    )
+    free_cores: WholeInt | None = Field(
+        default=None, ge=0, description="Whole cores free for admission, summed over the nodes."
+    )
+    largest_free_block: WholeInt | None = Field(
+        default=None,
+        ge=0,
+        description="Most free whole cores on a single node: the largest replica that fits now.",
+    )
+    conditions: Annotated[list[Condition], AfterValidator(unique_by("type"))] | None = Field(
+        default=None,
+        description="Ready: the pool has at least one usable node.",
+        json_schema_extra=CONDITIONS_SCHEMA_EXTRA,
+    )
+
+
+class CorePool(ApiModel):
+    """CorePool is a set of arm64 (Graviton) nodes, selected by label, that Paddock places
+    workloads on. Its status reports the whole cores the pool offers and how many are free."""
+
+    api_version: Literal["paddock.dev/v1alpha1"] = "paddock.dev/v1alpha1"  # paddock.API_VERSION
+    kind: Literal["CorePool"] = "CorePool"
+    metadata: ObjectMeta = Field(default_factory=ObjectMeta)
+    spec: CorePoolSpec
+    status: CorePoolStatus | None = None
+
+    rules = (name_length_rule("paddock.dev/pool"),)
+
+
+CORE_POOL_CRD = CrdInfo(
+    kind="CorePool",
+    plural="corepools",
+    singular="corepool",
+    scope="Cluster",
+    short_names=("cpool",),
+    printer_columns=(
+        PrinterColumn("Nodes", ".status.nodes", "integer", "Nodes the selector matches."),
+        PrinterColumn("Ready", ".status.readyNodes", "integer", "Ready, schedulable arm64 nodes."),
+        PrinterColumn("Gen", ".status.generation", "integer", "Graviton generation."),
+        PrinterColumn(
+            "Allocatable", ".status.allocatableCores", "integer", "Allocatable whole cores."
+        ),
+        PrinterColumn("Used", ".status.usedCores", "integer", "Cores requested by all pods."),
+        PrinterColumn("Free", ".status.freeCores", "integer", "Whole cores free for admission."),
+        PrinterColumn(
+            "Largest", ".status.largestFreeBlock", "integer", "Most free cores on one node."
+        ),
+        PrinterColumn(
+            "Paddock", ".status.paddockCores", "integer", "Cores of pods Paddock placed.", 1
+        ),
+        PrinterColumn("Zones", ".status.zones", "string", "Zones of the ready nodes.", 1),
+        PrinterColumn("Weight", ".spec.weight", "integer", "Preference among pools.", 1),
+        AGE_COLUMN,
+    ),
+)

@@ -1,0 +1,362 @@
+"""The shared verdict table: objects the API server and the models must both reject (BAD) or
+both accept (GOOD).
+
+Every bad object is a valid object with exactly one thing wrong, so a rejection can only be for
+the stated reason. `field` must appear in the error of both the API server and the models;
+`message`, when set, is text of a cross-field rule that both must print verbatim.
+
+Used by tests/unit/api/test_bad_objects.py (models) and tests/integration/test_crds.py (API
+server). Names are prefixed `paddock-verdict-` so that a leak is easy to spot and clean up.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from paddock import API_VERSION
+
+PREFIX = "paddock-verdict-"
+_DELETE = object()
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    manifest: dict[str, Any]
+    field: str = ""
+    message: str | None = None
+
+    @property
+    def kind(self) -> str:
+        return str(self.manifest["kind"])
+
+    @property
+    def name(self) -> str:
+        return str(self.manifest["metadata"]["name"])
+
+    @property
+    def namespaced(self) -> bool:
+        return self.kind == "AgentWorkload"
+
+
+def pool(name: str = "pool") -> dict[str, Any]:
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "CorePool",
+        "metadata": {"name": PREFIX + name},
+        "spec": {
+            "nodeSelector": {"matchLabels": {"karpenter.sh/nodepool": "graviton4"}},
+            "tolerations": [
+                {
+                    "key": "kubernetes.io/arch",
+                    "operator": "Equal",
+                    "value": "arm64",
+                    "effect": "NoSchedule",
+                }
+            ],
+            "reservedCoresPerNode": 1,
+            "weight": 50,
+            "maxCores": 256,
+        },
+    }
+
+
+def budget(name: str = "budget") -> dict[str, Any]:
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "CoreBudget",
+        "metadata": {"name": PREFIX + name},
+        "spec": {
+            "namespaceSelector": {"matchLabels": {"paddock.dev/team": "verdict"}},
+            "cores": 32,
+            "pools": ["graviton4", "graviton3"],
+            "cohort": "agents",
+            "borrowingLimit": 8,
+            "lendingLimit": 16,
+            "queueing": "StrictFIFO",
+            "preemption": {"withinBudget": "LowerPriority", "reclaimFromCohort": "Any"},
+        },
+    }
+
+
+def agent(name: str = "agent") -> dict[str, Any]:
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "AgentWorkload",
+        "metadata": {"name": PREFIX + name},
+        "spec": {
+            "budget": "research",
+            "replicas": 3,
+            "minReplicas": 2,
+            "coresPerReplica": 4,
+            "memoryPerReplica": "8Gi",
+            "priority": 10,
+            "placement": {"pools": ["graviton4"], "spread": "Zone"},
+            "template": {
+                "metadata": {"labels": {"app": "agent"}},
+                "spec": {"containers": [{"name": "agent", "image": "ghcr.io/example/agent:1"}]},
+            },
+        },
+    }
+
+
+_STEP = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def _steps(path: str) -> list[str | int]:
+    return [name if name else int(index) for name, index in _STEP.findall(path)]
+
+
+def edit(manifest: dict[str, Any], edits: dict[str, Any]) -> dict[str, Any]:
+    """A deep copy of `manifest` with `path -> value` set (or removed when value is DELETE)."""
+    result = copy.deepcopy(manifest)
+    for path, value in edits.items():
+        *parents, last = _steps(path)
+        node: Any = result
+        for step in parents:
+            node = node[step]
+        if value is _DELETE:
+            del node[last]
+        else:
+            node[last] = value
+    return result
+
+
+DELETE = _DELETE
+LONG_NAME = "x" * (64 - len(PREFIX))  # with the prefix: 64 characters, one too many
+
+
+def _agent(case: str, edits: dict[str, Any], field: str, message: str | None = None) -> Case:
+    return Case(f"aw-{case}", edit(agent(case), edits), field, message)
+
+
+def _budget(case: str, edits: dict[str, Any], field: str, message: str | None = None) -> Case:
+    return Case(f"cbudget-{case}", edit(budget(case), edits), field, message)
+
+
+def _pool(case: str, edits: dict[str, Any], field: str, message: str | None = None) -> Case:
+    return Case(f"cpool-{case}", edit(pool(case), edits), field, message)
+
+
+CONTAINER = "spec.template.spec.containers"
+
+BAD: list[Case] = [
+    # --- AgentWorkload: counts and cores
+    _agent("replicas-zero", {"spec.replicas": 0}, "spec.replicas"),
+    _agent("replicas-negative", {"spec.replicas": -2}, "spec.replicas"),
+    _agent("replicas-string", {"spec.replicas": "three"}, "spec.replicas"),
+    _agent("replicas-too-many", {"spec.replicas": 10_001}, "spec.replicas"),
+    _agent("cores-fractional", {"spec.coresPerReplica": 1.5}, "spec.coresPerReplica"),
+    _agent("cores-zero", {"spec.coresPerReplica": 0}, "spec.coresPerReplica"),
+    _agent("cores-above-node", {"spec.coresPerReplica": 256}, "spec.coresPerReplica"),
+    _agent("cores-quoted", {"spec.coresPerReplica": "4"}, "spec.coresPerReplica"),
+    _agent("cores-missing", {"spec.coresPerReplica": DELETE}, "spec.coresPerReplica"),
+    _agent(
+        "min-above-replicas",
+        {"spec.replicas": 3, "spec.minReplicas": 5},
+        "spec.minReplicas",
+        "spec.minReplicas (5) must be <= spec.replicas (3): lower minReplicas or raise replicas",
+    ),
+    _agent("min-zero", {"spec.minReplicas": 0}, "spec.minReplicas"),
+    _agent("priority-too-high", {"spec.priority": 2_000_000}, "spec.priority"),
+    # --- AgentWorkload: memory
+    _agent("memory-malformed", {"spec.memoryPerReplica": "2 GB"}, "spec.memoryPerReplica"),
+    _agent("memory-zero", {"spec.memoryPerReplica": "0Gi"}, "spec.memoryPerReplica"),
+    _agent("memory-negative", {"spec.memoryPerReplica": "-1Gi"}, "spec.memoryPerReplica"),
+    _agent("memory-number", {"spec.memoryPerReplica": 2048}, "spec.memoryPerReplica"),
+    _agent("memory-missing", {"spec.memoryPerReplica": DELETE}, "spec.memoryPerReplica"),
+    # --- AgentWorkload: shape
+    _agent("unknown-field", {"spec.replica": 3}, "spec.replica"),
+    _agent("unknown-top-level", {"specification": {"replicas": 1}}, "specification"),
+    _agent("no-spec", {"spec": DELETE}, "spec"),
+    _agent("budget-bad-name", {"spec.budget": "Research_Team"}, "spec.budget"),
+    _agent("spread-invalid", {"spec.placement.spread": "Rack"}, "spec.placement.spread"),
+    _agent(
+        "pools-duplicate",
+        {"spec.placement.pools": ["graviton4", "graviton4"]},
+        "spec.placement.pools",
+    ),
+    _agent("placement-wrong-type", {"spec.placement": "graviton4"}, "spec.placement"),
+    # --- AgentWorkload: template
+    _agent("no-containers", {CONTAINER: []}, CONTAINER),
+    _agent("containers-missing", {"spec.template.spec": {}}, CONTAINER),
+    _agent("template-missing", {"spec.template": DELETE}, "spec.template"),
+    _agent("container-no-image", {f"{CONTAINER}[0].image": DELETE}, f"{CONTAINER}[0].image"),
+    _agent("container-bad-name", {f"{CONTAINER}[0].name": "Agent_1"}, f"{CONTAINER}[0].name"),
+    _agent(
+        "containers-duplicate",
+        {CONTAINER: [{"name": "agent", "image": "a:1"}, {"name": "agent", "image": "b:1"}]},
+        CONTAINER,
+    ),
+    _agent(
+        "template-metadata-unknown",
+        {"spec.template.metadata.name": "pod"},
+        "spec.template.metadata.name",
+    ),
+    _agent(
+        "template-label-invalid",
+        {"spec.template.metadata.labels": {"app": "has spaces"}},
+        "spec.template.metadata.labels",
+    ),
+    _agent(
+        "name-too-long",
+        {"metadata.name": PREFIX + LONG_NAME},
+        "metadata.name",
+        "metadata.name (64 characters) must be at most 63 characters",
+    ),
+    # --- CoreBudget
+    _budget(
+        "lending-above-cores",
+        {"spec.cores": 10, "spec.lendingLimit": 20},
+        "spec.lendingLimit",
+        "spec.lendingLimit (20) must be <= spec.cores (10): lower lendingLimit or raise cores",
+    ),
+    _budget("cores-negative", {"spec.cores": -1}, "spec.cores"),
+    _budget("cores-fractional", {"spec.cores": 2.5}, "spec.cores"),
+    _budget("cores-missing", {"spec.cores": DELETE}, "spec.cores"),
+    _budget("queueing-invalid", {"spec.queueing": "FIFO"}, "spec.queueing"),
+    _budget(
+        "reclaim-invalid",
+        {"spec.preemption.reclaimFromCohort": "Always"},
+        "spec.preemption.reclaimFromCohort",
+    ),
+    _budget(
+        "borrowing-without-cohort",
+        {"spec.cohort": DELETE, "spec.lendingLimit": DELETE},
+        "spec.borrowingLimit",
+        "spec.borrowingLimit needs spec.cohort",
+    ),
+    _budget("cohort-invalid", {"spec.cohort": "Team A"}, "spec.cohort"),
+    _budget("selector-missing", {"spec.namespaceSelector": DELETE}, "spec.namespaceSelector"),
+    _budget(
+        "selector-bad-operator",
+        {"spec.namespaceSelector.matchExpressions": [{"key": "team", "operator": "Equals"}]},
+        "spec.namespaceSelector.matchExpressions[0].operator",
+    ),
+    _budget(
+        "selector-in-without-values",
+        {"spec.namespaceSelector.matchExpressions": [{"key": "team", "operator": "In"}]},
+        "spec.namespaceSelector.matchExpressions[0].values",
+        "values must list at least one value when operator is In",
+    ),
+    _budget("pools-wrong-type", {"spec.pools": "graviton4"}, "spec.pools"),
+    # --- CorePool
+    _pool("reserved-negative", {"spec.reservedCoresPerNode": -1}, "spec.reservedCoresPerNode"),
+    _pool("max-cores-zero", {"spec.maxCores": 0}, "spec.maxCores"),
+    _pool("weight-too-high", {"spec.weight": 1000}, "spec.weight"),
+    _pool("unknown-field-case", {"spec.maxcores": 64}, "spec.maxcores"),
+    _pool("selector-missing", {"spec.nodeSelector": DELETE}, "spec.nodeSelector"),
+    _pool(
+        "match-labels-number",
+        {"spec.nodeSelector.matchLabels": {"karpenter.sh/nodepool": 4}},
+        "spec.nodeSelector.matchLabels",
+    ),
+    _pool(
+        "toleration-bad-effect",
+        {"spec.tolerations[0].effect": "NoRun"},
+        "spec.tolerations[0].effect",
+    ),
+    _pool(
+        "toleration-exists-with-value",
+        {"spec.tolerations[0].operator": "Exists"},
+        "spec.tolerations[0].value",
+        "value must be empty when operator is Exists",
+    ),
+    _pool(
+        "toleration-seconds-without-noexecute",
+        {"spec.tolerations[0].tolerationSeconds": 30},
+        "spec.tolerations[0].tolerationSeconds",
+        "tolerationSeconds applies only to effect NoExecute",
+    ),
+]
+
+GOOD: list[Case] = [
+    Case("aw-base", agent("base")),
+    Case("aw-min-equals-replicas", edit(agent("min-eq"), {"spec.minReplicas": 3})),
+    Case("aw-whole-float", edit(agent("whole-float"), {"spec.replicas": 2.0})),
+    Case(
+        "aw-minimal",
+        edit(
+            agent("minimal"),
+            {
+                "spec.budget": DELETE,
+                "spec.minReplicas": DELETE,
+                "spec.priority": DELETE,
+                "spec.placement": DELETE,
+                "spec.template.metadata": DELETE,
+            },
+        ),
+    ),
+    Case("aw-memory-decimal", edit(agent("mem-decimal"), {"spec.memoryPerReplica": "1.5Gi"})),
+    Case("aw-memory-bytes", edit(agent("mem-bytes"), {"spec.memoryPerReplica": "1073741824"})),
+    Case("aw-memory-si", edit(agent("mem-si"), {"spec.memoryPerReplica": "512M"})),
+    Case("aw-cores-max", edit(agent("cores-max"), {"spec.coresPerReplica": 192})),
+    Case("aw-name-63", edit(agent("n63"), {"metadata.name": PREFIX + LONG_NAME[:-1]})),
+    Case(
+        "aw-any-pod-fields",
+        edit(
+            agent("pod-fields"),
+            {
+                "spec.template.spec.securityContext": {"runAsNonRoot": True},
+                "spec.template.spec.initContainers": [{"name": "fetch", "image": "busybox:1"}],
+                "spec.template.spec.volumes": [{"name": "models", "emptyDir": {}}],
+                f"{CONTAINER}[0].ports": [{"containerPort": 8080}],
+                f"{CONTAINER}[0].resources": {"requests": {"cpu": "1"}},
+                "spec.template.metadata.annotations": {"example.com/note": "kept"},
+            },
+        ),
+    ),
+    Case("cbudget-base", budget("base")),
+    Case(
+        "cbudget-minimal",
+        {
+            "apiVersion": API_VERSION,
+            "kind": "CoreBudget",
+            "metadata": {"name": PREFIX + "minimal"},
+            "spec": {"namespaceSelector": {}, "cores": 8},
+        },
+    ),
+    Case("cbudget-lending-equals-cores", edit(budget("lend-eq"), {"spec.lendingLimit": 32})),
+    Case(
+        "cbudget-borrow-only",
+        edit(budget("borrow-only"), {"spec.cores": 0, "spec.lendingLimit": 0}),
+    ),
+    Case(
+        "cbudget-selector-exists",
+        edit(
+            budget("sel-exists"),
+            {
+                "spec.namespaceSelector": {
+                    "matchExpressions": [{"key": "team", "operator": "Exists"}]
+                }
+            },
+        ),
+    ),
+    Case("cpool-base", pool("base")),
+    Case(
+        "cpool-minimal",
+        {
+            "apiVersion": API_VERSION,
+            "kind": "CorePool",
+            "metadata": {"name": PREFIX + "minimal"},
+            "spec": {"nodeSelector": {}},
+        },
+    ),
+    Case(
+        "cpool-tolerate-all",
+        edit(pool("tolerate-all"), {"spec.tolerations": [{"operator": "Exists"}]}),
+    ),
+    Case(
+        "cpool-noexecute-seconds",
+        edit(
+            pool("noexecute"),
+            {
+                "spec.tolerations[0].effect": "NoExecute",
+                "spec.tolerations[0].tolerationSeconds": 300,
+            },
+        ),
+    ),
+]
