@@ -1,0 +1,68 @@
+"""The `paddock` command.
+
+paddock run [--namespace NS] [--metrics-port 8080] [--health-port 8081]
+    start the operator against the current kubeconfig (or in-cluster config)
+paddock crds [--check]
+    write crds/ from the pydantic models (or fail when crds/ has drifted)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+def _run(args: argparse.Namespace) -> int:
+    from paddock.controller import main as operator_main
+
+    return operator_main.run(
+        lease_namespace=args.lease_namespace,
+        metrics_port=args.metrics_port,
+        health_port=args.health_port,
+        log_level=args.log_level,
+        json_logs=not args.plain_logs,
+    )
+
+
+def _crds(args: argparse.Namespace) -> int:
+    from paddock.api import crdgen
+
+    return crdgen.main(["--check"] if args.check else [])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="paddock", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="run the operator")
+    run.add_argument(
+        "--lease-namespace",
+        default=os.environ.get("PADDOCK_NAMESPACE", "default"),
+        help="namespace of the leader-election Lease (env PADDOCK_NAMESPACE)",
+    )
+    run.add_argument(
+        "--metrics-port", type=int, default=int(os.environ.get("PADDOCK_METRICS_PORT", "8080"))
+    )
+    run.add_argument(
+        "--health-port", type=int, default=int(os.environ.get("PADDOCK_HEALTH_PORT", "8081"))
+    )
+    run.add_argument("--log-level", default=os.environ.get("PADDOCK_LOG_LEVEL", "INFO"))
+    run.add_argument(
+        "--plain-logs", action="store_true", help="human-readable logs instead of JSON"
+    )
+    run.set_defaults(func=_run)
+
+    crds = commands.add_parser("crds", help="generate crds/ from the models")
+    crds.add_argument("--check", action="store_true", help="fail if crds/ differs")
+    crds.set_defaults(func=_crds)
+
+    args = parser.parse_args(argv)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

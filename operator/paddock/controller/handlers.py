@@ -1,0 +1,149 @@
+"""kopf wiring: indexes that observe, events that poke, and the loop's start and stop.
+
+Handlers stay thin: an index function turns one object into a small tuple;
+an event handler pokes the scheduling loop. No handler makes a decision.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import kopf
+
+from paddock import GROUP, VERSION
+from paddock.controller import observed
+from paddock.controller.labels import WORKLOAD_LABEL
+from paddock.controller.runtime import Runtime
+
+log = logging.getLogger("paddock.handlers")
+
+
+def _runtime(memo: Any) -> Runtime:
+    runtime: Runtime = memo["runtime"]
+    return runtime
+
+
+# ------------------------------------------------------------------ indexes
+@kopf.index("nodes")
+async def paddock_nodes(body: kopf.Body, name: str, memo: kopf.Memo, **_: Any) -> Any:
+    _runtime(memo).loop.poke("node")
+    return {name: observed.node_facts(body)}
+
+
+@kopf.index("pods", field="spec.nodeName", value=kopf.PRESENT)
+async def paddock_pod_usage(body: kopf.Body, spec: kopf.Spec, **_: Any) -> Any:
+    """CPU and memory requests of every bound, non-terminal pod, keyed by node."""
+    if observed.is_terminal(body):
+        return None
+    return {spec["nodeName"]: observed.pod_usage(body)}
+
+
+@kopf.index("pods", labels={WORKLOAD_LABEL: kopf.PRESENT})
+async def paddock_agent_pods(
+    body: kopf.Body, namespace: str | None, labels: kopf.Labels, memo: kopf.Memo, **_: Any
+) -> Any:
+    """Paddock's own pods, keyed by "namespace/workload"."""
+    if observed.is_terminal(body):
+        return None
+    _runtime(memo).loop.poke("pod")
+    return {f"{namespace}/{labels[WORKLOAD_LABEL]}": observed.agent_pod(body)}
+
+
+@kopf.index("apps", "v1", "deployments", labels={WORKLOAD_LABEL: kopf.PRESENT})
+async def paddock_deployments(body: kopf.Body, memo: kopf.Memo, **_: Any) -> Any:
+    facts = observed.deployment_facts(body)
+    if facts is None:
+        return None
+    _runtime(memo).loop.poke("deployment")
+    return {facts.workload: facts}
+
+
+@kopf.index("namespaces")
+async def paddock_namespaces(name: str, labels: kopf.Labels, memo: kopf.Memo, **_: Any) -> Any:
+    _runtime(memo).loop.poke("namespace")
+    return {name: dict(labels)}
+
+
+@kopf.index(GROUP, VERSION, "corepools")
+async def paddock_pools(body: kopf.Body, name: str, memo: kopf.Memo, **_: Any) -> Any:
+    _runtime(memo).loop.poke("corepool")
+    return {name: observed.object_facts(body)}
+
+
+@kopf.index(GROUP, VERSION, "corebudgets")
+async def paddock_budgets(body: kopf.Body, name: str, memo: kopf.Memo, **_: Any) -> Any:
+    _runtime(memo).loop.poke("corebudget")
+    return {name: observed.object_facts(body)}
+
+
+@kopf.index(GROUP, VERSION, "agentworkloads")
+async def paddock_workloads(
+    body: kopf.Body, namespace: str | None, name: str, memo: kopf.Memo, **_: Any
+) -> Any:
+    _runtime(memo).loop.poke("agentworkload")
+    return {f"{namespace}/{name}": observed.object_facts(body)}
+
+
+# ------------------------------------------------------------------ triggers
+# Indexes see creations and changes; deletions only reach event handlers.
+# kopf calls event handlers only once every index is fully listed, so the
+# first call also tells the loop that the snapshot is complete.
+def _deleted(event: kopf.RawEvent, **_: Any) -> bool:
+    return event.get("type") == "DELETED"
+
+
+async def _poke(memo: kopf.Memo, resource: kopf.Resource, **_: Any) -> None:
+    runtime = _runtime(memo)
+    runtime.loop.indexes_ready.set()
+    runtime.loop.poke(resource.plural)
+
+
+for _args in (
+    (GROUP, VERSION, "agentworkloads"),
+    (GROUP, VERSION, "corebudgets"),
+    (GROUP, VERSION, "corepools"),
+    ("nodes",),
+):
+    kopf.on.event(*_args, id=f"poke-{_args[-1]}")(_poke)
+kopf.on.event("pods", id="poke-pods-deleted", when=_deleted)(_poke)
+kopf.on.event(
+    "apps",
+    "v1",
+    "deployments",
+    id="poke-deployments-deleted",
+    when=_deleted,
+    labels={WORKLOAD_LABEL: kopf.PRESENT},
+)(_poke)
+
+
+# ------------------------------------------------------------------ life cycle
+@kopf.on.startup()
+async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+    # Our own Lease decides who schedules (see leadership.py); kopf's peering is off.
+    settings.peering.standalone = True
+    # Resources are named exactly above: no cluster-wide CRD scanning, less RBAC.
+    settings.scanning.disabled = True
+    # Paddock posts its own Events; kopf's per-handler events would be noise.
+    settings.posting.level = logging.ERROR
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+    settings.batching.worker_limit = 200
+
+
+@kopf.on.startup()
+async def start_loop(memo: kopf.Memo, **kwargs: Any) -> None:
+    runtime = _runtime(memo)
+    runtime.bind_indexes(kwargs)
+    memo["loop_task"] = asyncio.create_task(runtime.loop.run(), name="paddock-scheduling-loop")
+    memo["lease_task"] = asyncio.create_task(runtime.keep_lease(), name="paddock-lease")
+
+
+@kopf.on.cleanup()
+async def stop_loop(memo: kopf.Memo, **_: Any) -> None:
+    for name in ("loop_task", "lease_task"):
+        task = memo.get(name)
+        if task is not None:
+            task.cancel()
+    await asyncio.to_thread(_runtime(memo).elector.release)

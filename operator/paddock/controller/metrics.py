@@ -1,0 +1,61 @@
+"""Prometheus metrics: what a platform team alerts on.
+
+All metrics live in one registry owned by the operator process, served by
+`serve()` on the metrics port (default 8080, path /metrics).
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+ADMISSION_LATENCY = Histogram(
+    "paddock_admission_latency_seconds",
+    "From AgentWorkload creation to its first admission.",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800),
+    registry=REGISTRY,
+)
+PLAN_DURATION = Histogram(
+    "paddock_plan_duration_seconds",
+    "Wall time of one scheduling cycle, by stage (snapshot, plan, apply).",
+    ["stage"],
+    buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+    registry=REGISTRY,
+)
+CYCLES = Counter("paddock_cycles_total", "Scheduling cycles run.", registry=REGISTRY)
+PENDING_WORKLOADS = Gauge(
+    "paddock_pending_workloads",
+    "Workloads waiting for admission, by budget.",
+    ["budget"],
+    registry=REGISTRY,
+)
+ADMITTED_WORKLOADS = Gauge(
+    "paddock_admitted_workloads", "Admitted workloads, by budget.", ["budget"], registry=REGISTRY
+)
+BUDGET_CORES = Gauge(
+    "paddock_budget_cores",
+    "Budget cores by kind: nominal, used, borrowed, lent, pending.",
+    ["budget", "kind"],
+    registry=REGISTRY,
+)
+POOL_CORES = Gauge(
+    "paddock_pool_cores",
+    "Pool cores by kind: allocatable, used, paddock, free, largest_free_block.",
+    ["pool", "kind"],
+    registry=REGISTRY,
+)
+API_WRITES = Counter(
+    "paddock_api_writes_total", "API writes, by kind of write.", ["kind"], registry=REGISTRY
+)
+API_ERRORS = Counter(
+    "paddock_api_errors_total", "Failed API writes, by kind of write.", ["kind"], registry=REGISTRY
+)
+IS_LEADER = Gauge(
+    "paddock_leader", "1 while this replica holds the scheduling Lease.", registry=REGISTRY
+)
+
+
+def serve(port: int, address: str = "0.0.0.0") -> None:  # a pod serves on its own IP
+    """Serve /metrics in a background thread."""
+    start_http_server(port, addr=address, registry=REGISTRY)

@@ -1,0 +1,173 @@
+"""What Paddock knows of the cluster: kopf indexes holding small tuples.
+
+kopf does all the watching. Each index function turns one object into a
+compact value (never the whole body), so 50,000 pods cost little memory and a
+scheduling cycle reads plain tuples. Every index function also pokes the
+scheduling loop: the loop, not the handler, decides what to do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
+
+from paddock.api.common import parse_cpu_millicores, parse_memory_bytes
+from paddock.controller.labels import POOL_LABEL, WORKLOAD_LABEL
+
+
+class NodeFacts(NamedTuple):
+    labels: Mapping[str, str]
+    allocatable_millicores: int
+    allocatable_memory: int
+    schedulable: bool
+    """Ready, not cordoned and without a NoExecute taint from the node lifecycle controller."""
+
+
+class PodUsage(NamedTuple):
+    """What one pod takes from its node, as kube-scheduler counts it."""
+
+    cpu_millicores: int
+    memory: int
+
+
+class AgentPod(NamedTuple):
+    """One of Paddock's own pods: where it runs and whether it serves."""
+
+    node: str
+    pool: str | None
+    ready: bool
+    terminating: bool
+
+
+class DeploymentFacts(NamedTuple):
+    name: str
+    workload: str
+    pool: str
+    replicas: int
+    ready_replicas: int
+    spec_hash: str | None
+
+
+class ObjectFacts(NamedTuple):
+    """One Paddock custom object: its identity, spec and the status it last carried."""
+
+    namespace: str | None
+    name: str
+    uid: str
+    generation: int
+    created: str
+    spec: Mapping[str, Any]
+    status: Mapping[str, Any]
+
+
+NOT_READY_TAINTS = frozenset(
+    {
+        "node.kubernetes.io/not-ready",
+        "node.kubernetes.io/unreachable",
+        "node.kubernetes.io/unschedulable",
+    }
+)
+
+
+def node_facts(body: Mapping[str, Any]) -> NodeFacts:
+    metadata, spec, status = body.get("metadata", {}), body.get("spec", {}), body.get("status", {})
+    allocatable = status.get("allocatable") or {}
+    conditions = {c.get("type"): c.get("status") for c in status.get("conditions") or []}
+    tainted = any(
+        t.get("key") in NOT_READY_TAINTS and t.get("effect") in ("NoSchedule", "NoExecute")
+        for t in spec.get("taints") or []
+    )
+    schedulable = (
+        conditions.get("Ready") == "True" and not spec.get("unschedulable") and not tainted
+    )
+    return NodeFacts(
+        labels=dict(metadata.get("labels") or {}),
+        allocatable_millicores=parse_cpu_millicores(allocatable.get("cpu", "0")),
+        allocatable_memory=parse_memory_bytes(str(allocatable.get("memory", "0"))),
+        schedulable=schedulable,
+    )
+
+
+def pod_requests(spec: Mapping[str, Any]) -> tuple[int, int]:
+    """CPU (millicores) and memory (bytes) requests of a pod, as kube-scheduler counts them.
+
+    The sum over containers, or the largest init container if that is larger,
+    plus the pod overhead.
+    """
+
+    def requests(container: Mapping[str, Any]) -> tuple[int, int]:
+        wanted = (container.get("resources") or {}).get("requests") or {}
+        return (
+            parse_cpu_millicores(wanted.get("cpu", "0")),
+            parse_memory_bytes(str(wanted.get("memory", "0"))),
+        )
+
+    cpu = memory = 0
+    for container in spec.get("containers") or []:
+        c, m = requests(container)
+        cpu, memory = cpu + c, memory + m
+    for container in spec.get("initContainers") or []:
+        c, m = requests(container)
+        cpu, memory = max(cpu, c), max(memory, m)
+    overhead = spec.get("overhead") or {}
+    cpu += parse_cpu_millicores(overhead.get("cpu", "0"))
+    memory += parse_memory_bytes(str(overhead.get("memory", "0")))
+    return cpu, memory
+
+
+def is_terminal(body: Mapping[str, Any]) -> bool:
+    """Succeeded and Failed pods hold no resources."""
+    return (body.get("status") or {}).get("phase") in ("Succeeded", "Failed")
+
+
+def pod_usage(body: Mapping[str, Any]) -> PodUsage:
+    cpu, memory = pod_requests(body.get("spec") or {})
+    return PodUsage(cpu_millicores=cpu, memory=memory)
+
+
+def agent_pod(body: Mapping[str, Any]) -> AgentPod:
+    metadata = body.get("metadata") or {}
+    status = body.get("status") or {}
+    conditions = {c.get("type"): c.get("status") for c in status.get("conditions") or []}
+    return AgentPod(
+        node=(body.get("spec") or {}).get("nodeName") or "",
+        pool=(metadata.get("labels") or {}).get(POOL_LABEL),
+        ready=conditions.get("Ready") == "True",
+        terminating=metadata.get("deletionTimestamp") is not None,
+    )
+
+
+def deployment_facts(body: Mapping[str, Any]) -> DeploymentFacts | None:
+    metadata = body.get("metadata") or {}
+    labels = metadata.get("labels") or {}
+    workload, pool = labels.get(WORKLOAD_LABEL), labels.get(POOL_LABEL)
+    if not workload or not pool:
+        return None
+    status = body.get("status") or {}
+    return DeploymentFacts(
+        name=metadata["name"],
+        workload=f"{metadata['namespace']}/{workload}",
+        pool=pool,
+        replicas=int((body.get("spec") or {}).get("replicas", 1)),
+        ready_replicas=int(status.get("readyReplicas") or 0),
+        spec_hash=(metadata.get("annotations") or {}).get(SPEC_HASH_ANNOTATION),
+    )
+
+
+def object_facts(body: Mapping[str, Any]) -> ObjectFacts:
+    metadata = body.get("metadata") or {}
+    return ObjectFacts(
+        namespace=metadata.get("namespace"),
+        name=metadata["name"],
+        uid=metadata.get("uid", ""),
+        generation=int(metadata.get("generation") or 0),
+        created=metadata.get("creationTimestamp") or "",
+        spec=dict(body.get("spec") or {}),
+        status=dict(body.get("status") or {}),
+    )
+
+
+SPEC_HASH_ANNOTATION = "paddock.dev/spec-hash"
+"""On Deployments: a hash of what Paddock rendered, so an unchanged plan writes nothing."""
+
+Trigger = Callable[[str], None]

@@ -1,0 +1,250 @@
+"""Desired status of each kind, and the Events a transition deserves. Pure functions.
+
+Kept apart from the applier so the rules ("Running means every admitted replica
+is ready") read in one place and are unit-tested without a cluster.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from paddock.planner import BudgetUsage, PoolUsage, WorkloadDecision
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def condition(
+    type_: str,
+    ok: bool,
+    reason: str,
+    message: str,
+    generation: int,
+    previous: Sequence[Mapping[str, Any]] | None,
+) -> dict[str, Any]:
+    """A metav1.Condition; lastTransitionTime moves only when the status flips."""
+    status = "True" if ok else "False"
+    before = next((c for c in previous or () if c.get("type") == type_), None)
+    changed = before is None or before.get("status") != status
+    return {
+        "type": type_,
+        "status": status,
+        "reason": reason,
+        "message": message,
+        "observedGeneration": generation,
+        "lastTransitionTime": now_iso() if changed else before.get("lastTransitionTime", now_iso()),  # type: ignore[union-attr]
+    }
+
+
+def phase_of(decision: WorkloadDecision, ready: int, previous_phase: str | None) -> str:
+    if decision.state == "Preempted":
+        return "Preempted"
+    if decision.admitted_replicas == 0:
+        return "Queued"
+    if ready >= decision.admitted_replicas:
+        return "Running"
+    if previous_phase in ("Running", "Degraded"):
+        return "Degraded"
+    return "Admitted"
+
+
+def workload_status(
+    decision: WorkloadDecision,
+    ready: int,
+    generation: int,
+    previous: Mapping[str, Any],
+    overrides: Sequence[str] = (),
+) -> dict[str, Any]:
+    phase = phase_of(decision, ready, previous.get("phase"))
+    conditions = previous.get("conditions")
+    admitted = decision.admitted_replicas > 0
+    all_ready = admitted and ready >= decision.admitted_replicas
+    ready_reason = (
+        "ReplicasReady" if all_ready else ("ReplicasNotReady" if admitted else "NotAdmitted")
+    )
+    status_conditions = [
+        condition(
+            "Admitted", admitted, str(decision.reason), decision.message, generation, conditions
+        ),
+        condition(
+            "Ready",
+            all_ready,
+            ready_reason,
+            f"{ready} of {decision.admitted_replicas} admitted replicas ready",
+            generation,
+            conditions,
+        ),
+    ]
+    if overrides:
+        status_conditions.append(
+            condition(
+                "TemplateOverridden",
+                True,
+                "PaddockOwnsField",
+                "Paddock replaced: " + "; ".join(overrides),
+                generation,
+                conditions,
+            )
+        )
+    return {
+        "phase": phase,
+        "observedGeneration": generation,
+        "budget": decision.budget,
+        "reason": str(decision.reason),
+        "message": decision.message,
+        "requestedCores": decision.requested_cores,
+        "admittedCores": decision.admitted_cores,
+        "admittedReplicas": decision.admitted_replicas,
+        "readyReplicas": ready,
+        "assignments": [{"pool": p, "replicas": r} for p, r in decision.assignments],
+        "pools": ",".join(f"{p}:{r}" for p, r in decision.assignments) or None,
+        "queuePosition": decision.queue_position,
+        "conditions": status_conditions,
+    }
+
+
+def failed_status(
+    errors: Sequence[str], generation: int, previous: Mapping[str, Any]
+) -> dict[str, Any]:
+    message = "; ".join(errors)
+    return {
+        "phase": "Failed",
+        "observedGeneration": generation,
+        "reason": "InvalidSpec",
+        "message": message,
+        "admittedReplicas": 0,
+        "admittedCores": 0,
+        "assignments": [],
+        "pools": None,
+        "queuePosition": None,
+        "conditions": [
+            condition(
+                "Admitted", False, "InvalidSpec", message, generation, previous.get("conditions")
+            )
+        ],
+    }
+
+
+def budget_status(
+    usage: BudgetUsage | None,
+    generation: int,
+    previous: Mapping[str, Any],
+    errors: Sequence[str] = (),
+) -> dict[str, Any]:
+    if usage is None:
+        ok, reason = not errors, "InvalidSpec" if errors else "Active"
+        message = "; ".join(errors) if errors else "no workloads"
+        figures: dict[str, Any] = {
+            k: 0
+            for k in (
+                "usedCores",
+                "borrowedCores",
+                "lentCores",
+                "pendingCores",
+                "admittedWorkloads",
+                "pendingWorkloads",
+            )
+        }
+    else:
+        ok, reason = True, "Active"
+        message = (
+            f"{usage.used_cores} cores used ({usage.borrowed_cores} borrowed, "
+            f"{usage.lent_cores} lent), "
+            f"{usage.pending_workloads} workloads waiting for {usage.pending_cores} cores"
+        )
+        figures = {
+            "usedCores": usage.used_cores,
+            "borrowedCores": usage.borrowed_cores,
+            "lentCores": usage.lent_cores,
+            "pendingCores": usage.pending_cores,
+            "admittedWorkloads": usage.admitted_workloads,
+            "pendingWorkloads": usage.pending_workloads,
+        }
+    return {
+        **figures,
+        "conditions": [
+            condition("Active", ok, reason, message, generation, previous.get("conditions"))
+        ],
+    }
+
+
+@dataclass(frozen=True)
+class PoolMeasures:
+    nodes: int
+    ready_nodes: int
+    architectures: tuple[str, ...]
+    generations: tuple[str, ...]
+    zones: tuple[str, ...]
+    allocatable_cores: int
+    used_cores: int
+    paddock_cores: int
+
+
+def pool_status(
+    measures: PoolMeasures,
+    usage: PoolUsage | None,
+    generation: int,
+    previous: Mapping[str, Any],
+    errors: Sequence[str] = (),
+) -> dict[str, Any]:
+    if errors:
+        ok, reason, message = False, "InvalidSpec", "; ".join(errors)
+    elif measures.ready_nodes == 0:
+        ok, reason, message = (
+            False,
+            "NoReadyNodes",
+            "no Ready, schedulable node matches spec.nodeSelector",
+        )
+    elif any(arch != "arm64" for arch in measures.architectures):
+        ok, reason = False, "NonArm64Nodes"
+        archs = "/".join(measures.architectures)
+        message = f"spec.nodeSelector matches {archs} nodes; only arm64 nodes are used"
+    else:
+        ok, reason = True, "Ready"
+        message = f"{measures.ready_nodes} of {measures.nodes} nodes ready"
+    return {
+        "nodes": measures.nodes,
+        "readyNodes": measures.ready_nodes,
+        "architecture": "/".join(measures.architectures) or None,
+        # A pool of one Graviton generation reports it; a mixed pool reports none.
+        "generation": int(measures.generations[0]) if len(measures.generations) == 1 else None,
+        "zones": list(measures.zones),
+        "allocatableCores": measures.allocatable_cores,
+        "usedCores": measures.used_cores,
+        "paddockCores": usage.paddock_cores if usage else measures.paddock_cores,
+        "freeCores": usage.free_cores_after_plan if usage else 0,
+        "largestFreeBlock": usage.largest_free_block_after_plan if usage else 0,
+        "conditions": [
+            condition("Ready", ok, reason, message, generation, previous.get("conditions"))
+        ],
+    }
+
+
+def transition_events(
+    previous: Mapping[str, Any], decision: WorkloadDecision
+) -> list[tuple[str, str, str]]:
+    """(type, reason, message) Events for what changed between the last status and the decision."""
+    before = int(previous.get("admittedReplicas") or 0)
+    before_pools = {a["pool"]: a["replicas"] for a in previous.get("assignments") or []}
+    after = decision.admitted_replicas
+    after_pools = dict(decision.assignments)
+    where = ", ".join(f"{r} in {p}" for p, r in decision.assignments)
+    if not previous.get("phase") and after == 0:
+        return [("Normal", "Queued", decision.message)]
+    if decision.state == "Preempted" and before > after:
+        return [("Warning", "Preempted", decision.message)]
+    if before == 0 and after > 0:
+        return [("Normal", "Admitted", f"admitted {after} replicas ({where}): {decision.message}")]
+    if before > 0 and after == 0:
+        return [("Warning", "Queued", decision.message)]
+    if before != after:
+        return [
+            ("Normal", "Resized", f"replicas {before} -> {after} ({where}): {decision.message}")
+        ]
+    if before_pools != after_pools:
+        return [("Normal", "Moved", f"replicas now {where} (were {before_pools})")]
+    return []
