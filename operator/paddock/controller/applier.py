@@ -72,6 +72,34 @@ def _strip_volatile(status: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def export_gauges(state: ClusterState, plan: Plan) -> None:
+    """Budget and pool figures for Prometheus, rebuilt each cycle so deleted objects vanish."""
+    for gauge in (metrics.BUDGET_CORES, metrics.POOL_CORES, metrics.PENDING_WORKLOADS,
+                  metrics.ADMITTED_WORKLOADS):  # fmt: skip
+        gauge.clear()
+    for name, usage in plan.budgets.items():
+        budget = state.budgets.get(name)
+        if budget is not None and budget.spec is not None:
+            metrics.BUDGET_CORES.labels(budget=name, kind="nominal").set(budget.spec.cores)
+        for kind, value in (
+            ("used", usage.used_cores), ("borrowed", usage.borrowed_cores),
+            ("lent", usage.lent_cores), ("pending", usage.pending_cores),
+        ):  # fmt: skip
+            metrics.BUDGET_CORES.labels(budget=name, kind=kind).set(value)
+        metrics.PENDING_WORKLOADS.labels(budget=name).set(usage.pending_workloads)
+        metrics.ADMITTED_WORKLOADS.labels(budget=name).set(usage.admitted_workloads)
+    for name, pool in plan.pools.items():
+        measures = state.pool_facts.get(name)
+        for kind, value in (
+            ("allocatable", measures.allocatable_cores if measures else 0),
+            ("used", measures.used_cores if measures else 0),
+            ("paddock", pool.paddock_cores),
+            ("free", pool.free_cores_after_plan),
+            ("largest_free_block", pool.largest_free_block_after_plan),
+        ):
+            metrics.POOL_CORES.labels(pool=name, kind=kind).set(value)
+
+
 @dataclass
 class Applier:
     clients: Clients
@@ -108,6 +136,7 @@ class Applier:
             )
             jobs.extend(self._status_job("corepools", None, name, pool.facts.status, status))
         self._forget_echoed(state)
+        export_gauges(state, plan)
         if jobs:
             await self._run(jobs)
 

@@ -43,3 +43,6 @@ def configure(level: str = "INFO", json_output: bool = True) -> None:
     # The kubernetes client logs request bodies at DEBUG; never let tokens reach the log.
     logging.getLogger("kubernetes").setLevel(logging.WARNING)
     logging.getLogger("urllib3").setLevel(logging.WARNING)
+    # kopf reports every successful handler call at INFO: noise at 50,000 pods.
+    logging.getLogger("kopf.objects").setLevel(logging.WARNING)
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)

@@ -235,7 +235,7 @@ def transition_events(
     where = ", ".join(f"{r} in {p}" for p, r in decision.assignments)
     if not previous.get("phase") and after == 0:
         return [("Normal", "Queued", decision.message)]
-    if decision.state == "Preempted" and before > after:
+    if (decision.state == "Preempted" or decision.reason == "Preempted") and before > after:
         return [("Warning", "Preempted", decision.message)]
     if before == 0 and after > 0:
         return [("Normal", "Admitted", f"admitted {after} replicas ({where}): {decision.message}")]
