@@ -51,9 +51,13 @@ def crds(cluster: Cluster) -> None:
     """The generated CRDs installed and Established (idempotent: server-side apply)."""
     cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(REPO_ROOT / "crds"))
     cluster.kubectl(
-        "wait", "--for=condition=Established", "--timeout=60s",
-        "crd/corepools.paddock.dev", "crd/corebudgets.paddock.dev", "crd/agentworkloads.paddock.dev",
-    )  # fmt: skip
+        "wait",
+        "--for=condition=Established",
+        "--timeout=60s",
+        "crd/corepools.paddock.dev",
+        "crd/corebudgets.paddock.dev",
+        "crd/agentworkloads.paddock.dev",
+    )
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""Admission end to end: AgentWorkloads become Running pods on arm64 nodes, or wait with a reason."""
+"""Admission end to end: workloads become Running pods on arm64 nodes, or wait with a reason."""
 
 from __future__ import annotations
 

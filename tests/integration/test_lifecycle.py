@@ -81,12 +81,18 @@ def test_pool_over_amd64_nodes_is_reported_and_never_used(ground: Ground) -> Non
     ground.wait_status("intel", "no arm64 node", phase="Queued", reason="NoMatchingPool")
     condition = wait_for(
         lambda: next(
-            (c for c in (ground.cluster.get_json("cpool", pool).get("status") or {}).get(
-                "conditions", []) if c["type"] == "Ready" and c["status"] == "False"),
+            (
+                c
+                for c in (ground.cluster.get_json("cpool", pool).get("status") or {}).get(
+                    "conditions", []
+                )
+                if c["type"] == "Ready" and c["status"] == "False"
+            ),
             None,
         ),
-        timeout=30, what="the pool's Ready=False condition",
-    )  # fmt: skip
+        timeout=30,
+        what="the pool's Ready=False condition",
+    )
     assert condition["reason"] == "NonArm64Nodes"
     assert ground.pods("intel") == []
 

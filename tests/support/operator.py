@@ -46,23 +46,29 @@ class OperatorProcess:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [
-                sys.executable, "-m", "paddock.cli", "run",
-                f"--metrics-port={self.metrics_port}", f"--health-port={self.health_port}",
+                sys.executable,
+                "-m",
+                "paddock.cli",
+                "run",
+                f"--metrics-port={self.metrics_port}",
+                f"--health-port={self.health_port}",
             ],
-            env=env, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         wait_for(self.ready, timeout=timeout, what=f"operator readiness (log: {self.log_path})")
 
     def ready(self) -> bool:
         if self.process is None or self.process.poll() is not None:
             raise RuntimeError(f"operator exited; log tail:\n{self.log_tail()}")
         url = f"http://127.0.0.1:{self.health_port}/readyz"
-        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback
+        with urllib.request.urlopen(url, timeout=2) as response:  # loopback only
             return bool(response.status == 200)
 
     def metrics(self) -> str:
         url = f"http://127.0.0.1:{self.metrics_port}/metrics"
-        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback
+        with urllib.request.urlopen(url, timeout=5) as response:  # loopback only
             text: str = response.read().decode()
             return text
 

@@ -18,8 +18,11 @@ from tests.support.cluster import REPO_ROOT, Cluster
 from tests.support.waiting import wait_for
 
 ARM64_TOLERATION = {
-    "key": "kubernetes.io/arch", "operator": "Equal", "value": "arm64", "effect": "NoSchedule",
-}  # fmt: skip
+    "key": "kubernetes.io/arch",
+    "operator": "Equal",
+    "value": "arm64",
+    "effect": "NoSchedule",
+}
 
 
 @dataclass
@@ -43,12 +46,22 @@ class Ground:
         label = self.name(pool)
         generated = subprocess.run(
             [
-                sys.executable, str(REPO_ROOT / "hack" / "fake-nodes.py"), "--pool", label,
-                "--type", instance_type, "--count", str(count), "--start", str(start),
+                sys.executable,
+                str(REPO_ROOT / "hack" / "fake-nodes.py"),
+                "--pool",
+                label,
+                "--type",
+                instance_type,
+                "--count",
+                str(count),
+                "--start",
+                str(start),
                 *(["--taint"] if taint else []),
             ],
-            capture_output=True, text=True, check=True,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         self.cluster.kubectl("apply", "-f", "-", input=generated.stdout)
         names = [item["metadata"]["name"] for item in json.loads(generated.stdout)["items"]]
         self.nodes += names
@@ -89,15 +102,26 @@ class Ground:
         return name
 
     def create(self, kind: str, name: str, spec: dict[str, Any]) -> None:
-        manifest = {"apiVersion": "paddock.dev/v1alpha1", "kind": kind,
-                    "metadata": {"name": name}, "spec": spec}  # fmt: skip
+        manifest = {
+            "apiVersion": "paddock.dev/v1alpha1",
+            "kind": kind,
+            "metadata": {"name": name},
+            "spec": spec,
+        }
         self.cluster.kubectl("apply", "-f", "-", input=json.dumps(manifest))
         self.cluster_objects.append((kind.lower(), name))
 
     def workload(
-        self, name: str, *, budget: str | None, replicas: int, cores: int,
-        memory: str = "1Gi", image: str = "registry.example/agent:1", **spec: Any,
-    ) -> str:  # fmt: skip
+        self,
+        name: str,
+        *,
+        budget: str | None,
+        replicas: int,
+        cores: int,
+        memory: str = "1Gi",
+        image: str = "registry.example/agent:1",
+        **spec: Any,
+    ) -> str:
         body: dict[str, Any] = {
             "replicas": replicas,
             "coresPerReplica": cores,
@@ -107,8 +131,12 @@ class Ground:
         }
         if budget is not None:
             body["budget"] = budget
-        manifest = {"apiVersion": "paddock.dev/v1alpha1", "kind": "AgentWorkload",
-                    "metadata": {"name": name, "namespace": self.namespace}, "spec": body}  # fmt: skip
+        manifest = {
+            "apiVersion": "paddock.dev/v1alpha1",
+            "kind": "AgentWorkload",
+            "metadata": {"name": name, "namespace": self.namespace},
+            "spec": body,
+        }
         self.cluster.kubectl("apply", "-f", "-", input=json.dumps(manifest))
         return name
 
@@ -141,9 +169,10 @@ class Ground:
 
     def running_pods(self, workload: str) -> list[dict[str, Any]]:
         return [
-            p for p in self.pods(workload)
+            p
+            for p in self.pods(workload)
             if p["status"].get("phase") == "Running" and not p["metadata"].get("deletionTimestamp")
-        ]  # fmt: skip
+        ]
 
     def deployments(self, workload: str) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = self.cluster.get_json(
@@ -153,9 +182,12 @@ class Ground:
 
     def events(self, workload: str) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = self.cluster.get_json(
-            "events", "-n", self.namespace,
-            "--field-selector", f"involvedObject.kind=AgentWorkload,involvedObject.name={workload}",
-        )["items"]  # fmt: skip
+            "events",
+            "-n",
+            self.namespace,
+            "--field-selector",
+            f"involvedObject.kind=AgentWorkload,involvedObject.name={workload}",
+        )["items"]
         return items
 
     def cleanup(self) -> None:

@@ -74,17 +74,23 @@ def _strip_volatile(status: Mapping[str, Any]) -> dict[str, Any]:
 
 def export_gauges(state: ClusterState, plan: Plan) -> None:
     """Budget and pool figures for Prometheus, rebuilt each cycle so deleted objects vanish."""
-    for gauge in (metrics.BUDGET_CORES, metrics.POOL_CORES, metrics.PENDING_WORKLOADS,
-                  metrics.ADMITTED_WORKLOADS):  # fmt: skip
+    for gauge in (
+        metrics.BUDGET_CORES,
+        metrics.POOL_CORES,
+        metrics.PENDING_WORKLOADS,
+        metrics.ADMITTED_WORKLOADS,
+    ):
         gauge.clear()
     for name, usage in plan.budgets.items():
         budget = state.budgets.get(name)
         if budget is not None and budget.spec is not None:
             metrics.BUDGET_CORES.labels(budget=name, kind="nominal").set(budget.spec.cores)
         for kind, value in (
-            ("used", usage.used_cores), ("borrowed", usage.borrowed_cores),
-            ("lent", usage.lent_cores), ("pending", usage.pending_cores),
-        ):  # fmt: skip
+            ("used", usage.used_cores),
+            ("borrowed", usage.borrowed_cores),
+            ("lent", usage.lent_cores),
+            ("pending", usage.pending_cores),
+        ):
             metrics.BUDGET_CORES.labels(budget=name, kind=kind).set(value)
         metrics.PENDING_WORKLOADS.labels(budget=name).set(usage.pending_workloads)
         metrics.ADMITTED_WORKLOADS.labels(budget=name).set(usage.admitted_workloads)

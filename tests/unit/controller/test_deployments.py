@@ -25,7 +25,7 @@ POOL = PoolPlacement(
             "value": "arm64",
             "effect": "NoSchedule",
         },
-    ),  # fmt: skip
+    ),
 )
 TEMPLATE = {"spec": {"containers": [{"name": "server", "image": "llama:1"}]}}
 
