@@ -14,6 +14,7 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 # The cache key: a change to the pinned versions builds a new set.
 tools_key() {
   cat "$HACK_DIR/tools/go.mod" "$HACK_DIR/tools/go.sum" "$HACK_DIR/tools/etcd/main.go" \
+    "$HACK_DIR/build-tools.sh" \
     | sha256sum | cut -c1-16
 }
 

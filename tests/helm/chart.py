@@ -133,27 +133,16 @@ def server_version(cluster: Cluster) -> dict[str, str]:
     return version
 
 
-def installable_chart(cluster: Cluster, workdir: Path) -> Path:
-    """The chart to `helm install` into `cluster`.
+def installable_chart(cluster: Cluster) -> Path:
+    """The chart to `helm install`, after checking the server meets its kubeVersion.
 
-    `helm install` checks Chart.yaml's kubeVersion against the server's gitVersion,
-    and has no flag to override it. The local control plane is built from the Go
-    modules without version ldflags, so it reports gitVersion v0.0.0-master although
-    it serves Kubernetes 1.37 (its major/minor say so). Against such a server this
-    returns a copy of the chart without the kubeVersion line, after checking the
-    constraint against major/minor; against a release-built server, the chart itself.
+    hack/build-tools.sh stamps the local control plane's version like a release
+    build, so `helm install` checks Chart.yaml's kubeVersion against a real
+    gitVersion: the chart is installed exactly as users install it.
     """
     version = server_version(cluster)
-    if re.match(r"^v[1-9]\d*\.\d+\.\d+", version["gitVersion"]):
-        return CHART
-    major, minor = int(version["major"]), int(version["minor"].rstrip("+"))
-    assert (major, minor) >= (1, 30), f"the chart needs Kubernetes >= 1.30, server is {version}"
-    copy = workdir / "paddock"
-    if not copy.exists():
-        shutil.copytree(CHART, copy, symlinks=False)  # resolves crds -> ../../crds
-        chart_yaml = copy / "Chart.yaml"
-        text = chart_yaml.read_text()
-        stripped = re.sub(r"^kubeVersion:.*\n", "", text, flags=re.M)
-        assert stripped != text, "Chart.yaml has no kubeVersion line to strip"
-        chart_yaml.write_text(stripped)
-    return copy
+    assert re.match(r"^v1\.\d+\.\d+", version["gitVersion"]), (
+        f"the API server reports {version['gitVersion']!r}: rebuild it with hack/build-tools.sh, "
+        "which stamps release versions"
+    )
+    return CHART

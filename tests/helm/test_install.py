@@ -77,7 +77,7 @@ def release(
         "pod-security.kubernetes.io/enforce=restricted",
         "pod-security.kubernetes.io/warn=restricted",
     )
-    chart = installable_chart(cluster, tmp_path_factory.mktemp("chart"))
+    chart = installable_chart(cluster)
     installed = helm.run(
         "install",
         name,

@@ -129,7 +129,7 @@ def ground(
     try:
         cluster.kubectl("create", "namespace", release_ns)
         helm.run(
-            "install", release, str(installable_chart(cluster, tmp_path_factory.mktemp("chart"))),
+            "install", release, str(installable_chart(cluster)),
             "--namespace", release_ns, "-f", str(INSTALL_VALUES), "--set", "replicaCount=0",
             "--wait", "--timeout", "60s",
             cluster=cluster,
