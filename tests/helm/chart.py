@@ -1,9 +1,8 @@
 """Run helm against charts/paddock and read what it renders.
 
-The helm binary comes from PATH (`eval "$(hack/cluster.sh env)"`). Helm built from
-source without release ldflags assumes Kubernetes v1.20 when it has no cluster to
-ask, below the chart's kubeVersion (>=1.30.0-0), so every render passes
---kube-version explicitly.
+The helm binary comes from PATH (`eval "$(hack/cluster.sh env)"`). Every render
+passes --kube-version explicitly, so a test says which Kubernetes it renders for
+rather than inheriting whatever the helm build defaults to.
 """
 
 from __future__ import annotations
