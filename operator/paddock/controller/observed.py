@@ -37,6 +37,9 @@ class AgentPod(NamedTuple):
     pool: str | None
     ready: bool
     terminating: bool
+    cpu_millicores: int
+    """The first container's CPU request (the one Paddock sets): a pod of an older shape
+    (coresPerReplica changed) is being replaced and holds no admission."""
 
 
 class DeploymentFacts(NamedTuple):
@@ -120,6 +123,12 @@ def is_terminal(body: Mapping[str, Any]) -> bool:
     return (body.get("status") or {}).get("phase") in ("Succeeded", "Failed")
 
 
+def main_container_cpu(spec: Mapping[str, Any]) -> int:
+    containers = spec.get("containers") or [{}]
+    requests = (containers[0].get("resources") or {}).get("requests") or {}
+    return parse_cpu_millicores(requests.get("cpu", "0"))
+
+
 def pod_usage(body: Mapping[str, Any]) -> PodUsage:
     cpu, memory = pod_requests(body.get("spec") or {})
     return PodUsage(cpu_millicores=cpu, memory=memory)
@@ -134,6 +143,7 @@ def agent_pod(body: Mapping[str, Any]) -> AgentPod:
         pool=(metadata.get("labels") or {}).get(POOL_LABEL),
         ready=conditions.get("Ready") == "True",
         terminating=metadata.get("deletionTimestamp") is not None,
+        cpu_millicores=main_container_cpu(body.get("spec") or {}),
     )
 
 

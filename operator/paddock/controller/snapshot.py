@@ -233,10 +233,15 @@ class SnapshotBuilder:
             (name, p.spec.namespace_selector) for name, p in sorted(budgets.items()) if p.spec
         ]
 
+        shape = {key: w.spec.cores_per_replica * 1000 for key, w in workloads.items() if w.spec}
         placed_by_workload: dict[str, Counter[str]] = defaultdict(Counter)
         for workload_key, pod in _values(self.agent_pods):
             assert isinstance(pod, AgentPod)
-            if pod.node and not pod.terminating and pod.node in node_pool:
+            if (
+                pod.node in node_pool
+                and not pod.terminating
+                and pod.cpu_millicores == shape.get(workload_key)
+            ):
                 placed_by_workload[workload_key][pod.node] += 1
 
         planner_workloads = []
