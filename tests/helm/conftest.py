@@ -14,19 +14,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from tests.helm.chart import Helm, find_helm
-from tests.support.cluster import Cluster, find_cluster
-
-
-@pytest.fixture(scope="session")
-def cluster() -> Cluster:
-    found = find_cluster()
-    ready = found.kubectl("get", "--raw", "/readyz", check=False)
-    if ready.returncode != 0:
-        raise RuntimeError(
-            f"the API server at {found.kubeconfig} is not ready ({ready.stderr.strip()}); "
-            "run `hack/cluster.sh up`"
-        )
-    return found
+from tests.support.cluster import Cluster
 
 
 @pytest.fixture(scope="session")

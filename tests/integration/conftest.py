@@ -13,23 +13,11 @@ from collections.abc import Iterator
 import pytest
 from kubernetes import client, config
 
-from tests.support.cluster import REPO_ROOT, Cluster, find_cluster
+from tests.support.cluster import REPO_ROOT, Cluster
 from tests.support.operator import OperatorProcess
 from tests.support.paddock import Ground
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="session")
-def cluster() -> Cluster:
-    found = find_cluster()
-    ready = found.kubectl("get", "--raw", "/readyz", check=False)
-    if ready.returncode != 0:
-        raise RuntimeError(
-            f"the API server at {found.kubeconfig} is not ready ({ready.stderr.strip()}); "
-            "run `hack/cluster.sh up`"
-        )
-    return found
 
 
 @pytest.fixture(scope="session")
