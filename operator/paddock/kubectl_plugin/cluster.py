@@ -1,0 +1,240 @@
+"""Reading the cluster (list calls only) into the operator's own indexes and snapshot.
+
+Each object goes through the same function the operator's kopf index uses (`observed.*`), keyed
+the same way as `controller/handlers.py` keys its indexes, and `SnapshotBuilder` turns the
+indexes into the planner's Snapshot. So the plugin plans exactly what the operator plans.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+from paddock import GROUP, VERSION
+from paddock.controller import observed
+from paddock.controller.labels import WORKLOAD_LABEL
+from paddock.controller.snapshot import ClusterState, SnapshotBuilder
+
+from .explain import EventLine
+
+INDEXES = (
+    "nodes",
+    "pod_usage",
+    "agent_pods",
+    "deployments",
+    "namespaces",
+    "pools",
+    "budgets",
+    "workloads",
+)
+"""The SnapshotBuilder attributes, one per operator index (`controller.runtime.INDEX_NAMES`)."""
+
+SERVICE_ACCOUNT_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+
+PAGE = 1000
+"""Objects per list page: big clusters are read in pages, never in one huge response."""
+
+
+class PluginError(Exception):
+    """A failure to report to the user in one line (exit code 1)."""
+
+
+@dataclass(frozen=True)
+class Connection:
+    api: client.ApiClient
+    namespace: str
+    """The current context's namespace (default: "default")."""
+
+
+def connect(kubeconfig: str | None, context: str | None) -> Connection:
+    """A client for the kubeconfig (KUBECONFIG or ~/.kube/config unless given) and context;
+    inside a pod without a kubeconfig, the pod's ServiceAccount."""
+    try:
+        api = config.new_client_from_config(  # type: ignore[no-untyped-call]
+            config_file=kubeconfig, context=context
+        )
+    except (config.ConfigException, FileNotFoundError) as error:
+        if kubeconfig is None and context is None and os.environ.get("KUBERNETES_SERVICE_HOST"):
+            config.load_incluster_config()  # type: ignore[no-untyped-call]
+            namespace = "default"
+            with contextlib.suppress(OSError):
+                namespace = Path(SERVICE_ACCOUNT_NAMESPACE).read_text().strip() or namespace
+            return Connection(api=client.ApiClient(), namespace=namespace)
+        raise PluginError(f"cannot load kubeconfig: {error}") from None
+    namespace = "default"
+    try:
+        contexts, active = config.list_kube_config_contexts(  # type: ignore[no-untyped-call]
+            config_file=kubeconfig
+        )
+        chosen = next((c for c in contexts if c.get("name") == context), None) or active
+        namespace = ((chosen or {}).get("context") or {}).get("namespace") or "default"
+    except (config.ConfigException, FileNotFoundError):
+        pass
+    return Connection(api=api, namespace=namespace)
+
+
+def _pages(call: Callable[..., Any], what: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
+    """Every item of a list call, page by page, as plain JSON dicts."""
+    token: str | None = None
+    while True:
+        try:
+            response = call(limit=PAGE, _continue=token, _preload_content=False, **kwargs)
+        except ApiException as error:
+            raise PluginError(_describe(error, what)) from None
+        except OSError as error:  # connection refused, DNS, TLS
+            raise PluginError(f"cannot reach the API server to list {what}: {error}") from None
+        body = json.loads(response.data)
+        yield from body.get("items") or []
+        token = (body.get("metadata") or {}).get("continue") or None
+        if not token:
+            return
+
+
+def _describe(error: ApiException, what: str) -> str:
+    if error.status == 403:
+        return (
+            f"not allowed to list {what} (403): kubectl paddock reads nodes, pods, deployments, "
+            "namespaces and the paddock.dev objects cluster-wide"
+        )
+    if error.status == 404 and "paddock" in what:
+        return f"{what} not found (404): are the Paddock CRDs installed? (see docs/install.md)"
+    return f"listing {what} failed: {error.status} {error.reason}"
+
+
+def read_cluster(api: client.ApiClient) -> ClusterState:
+    """List everything the operator indexes and build its ClusterState."""
+    core = client.CoreV1Api(api)
+    apps = client.AppsV1Api(api)
+    custom = client.CustomObjectsApi(api)
+    return state_from_objects(
+        nodes=_pages(core.list_node, "nodes"),
+        pods=_pages(
+            core.list_pod_for_all_namespaces,
+            "pods",
+            field_selector="status.phase!=Succeeded,status.phase!=Failed",
+        ),
+        deployments=_pages(
+            apps.list_deployment_for_all_namespaces, "deployments", label_selector=WORKLOAD_LABEL
+        ),
+        namespaces=_pages(core.list_namespace, "namespaces"),
+        pools=_pages(
+            partial(custom.list_cluster_custom_object, GROUP, VERSION, "corepools"),
+            f"corepools.{GROUP}",
+        ),
+        budgets=_pages(
+            partial(custom.list_cluster_custom_object, GROUP, VERSION, "corebudgets"),
+            f"corebudgets.{GROUP}",
+        ),
+        workloads=_pages(
+            partial(custom.list_cluster_custom_object, GROUP, VERSION, "agentworkloads"),
+            f"agentworkloads.{GROUP}",
+        ),
+    )
+
+
+def state_from_objects(
+    *,
+    nodes: Iterable[Mapping[str, Any]] = (),
+    pods: Iterable[Mapping[str, Any]] = (),
+    deployments: Iterable[Mapping[str, Any]] = (),
+    namespaces: Iterable[Mapping[str, Any]] = (),
+    pools: Iterable[Mapping[str, Any]] = (),
+    budgets: Iterable[Mapping[str, Any]] = (),
+    workloads: Iterable[Mapping[str, Any]] = (),
+) -> ClusterState:
+    """Objects (as the API returns them) -> the operator's indexes -> its ClusterState.
+
+    Keys and values are those of the kopf indexes in `controller/handlers.py`: nodes by name,
+    pod usage by node, Paddock's pods and Deployments by "namespace/workload", namespace labels
+    by name, Paddock objects by name ("namespace/name" for workloads).
+    """
+    indexes: dict[str, dict[Any, list[Any]]] = {name: {} for name in INDEXES}
+
+    def put(index: str, key: Any, value: Any) -> None:
+        indexes[index].setdefault(key, []).append(value)
+
+    for body in nodes:
+        put("nodes", body["metadata"]["name"], observed.node_facts(body))
+    for body in pods:
+        if observed.is_terminal(body):
+            continue
+        node = (body.get("spec") or {}).get("nodeName")
+        if node:
+            put("pod_usage", node, observed.pod_usage(body))
+        metadata = body.get("metadata") or {}
+        workload = (metadata.get("labels") or {}).get(WORKLOAD_LABEL)
+        if workload:
+            put("agent_pods", f"{metadata.get('namespace')}/{workload}", observed.agent_pod(body))
+    for body in deployments:
+        facts = observed.deployment_facts(body)
+        if facts is not None:
+            put("deployments", facts.workload, facts)
+    for body in namespaces:
+        metadata = body["metadata"]
+        put("namespaces", metadata["name"], dict(metadata.get("labels") or {}))
+    for index, bodies in (("pools", pools), ("budgets", budgets), ("workloads", workloads)):
+        for body in bodies:
+            item = observed.object_facts(body)
+            key = f"{item.namespace}/{item.name}" if item.namespace else item.name
+            put(index, key, item)
+    return build_state(indexes)
+
+
+def build_state(indexes: Mapping[str, Mapping[Any, list[Any]]]) -> ClusterState:
+    """The operator's SnapshotBuilder over plain dict-of-list indexes."""
+    builder = SnapshotBuilder()
+    for name in INDEXES:
+        setattr(builder, name, indexes.get(name, {}))
+    return builder.build()
+
+
+def read_events(
+    api: client.ApiClient, namespace: str, name: str, limit: int = 8
+) -> list[EventLine]:
+    """The workload's most recent Events (what the operator posted), oldest first. Best effort:
+    a user who may not read Events still gets the explanation."""
+    core = client.CoreV1Api(api)
+    selector = f"involvedObject.kind=AgentWorkload,involvedObject.name={name}"
+    try:
+        items = list(
+            _pages(
+                core.list_namespaced_event, "events", namespace=namespace, field_selector=selector
+            )
+        )
+    except PluginError:
+        return []
+
+    def when(item: Mapping[str, Any]) -> str:
+        return str(
+            item.get("lastTimestamp")
+            or item.get("eventTime")
+            or (item.get("metadata") or {}).get("creationTimestamp")
+            or ""
+        )
+
+    items.sort(key=when)
+    return [
+        EventLine(
+            time=when(item),
+            type=str(item.get("type") or ""),
+            reason=str(item.get("reason") or ""),
+            message=str(item.get("message") or ""),
+            count=int(item.get("count") or 1),
+        )
+        for item in items[-limit:]
+    ]
+
+
+def workload_names(state: ClusterState, namespace: str) -> list[str]:
+    return sorted(
+        p.facts.name for key, p in state.workloads.items() if p.facts.namespace == namespace
+    )
