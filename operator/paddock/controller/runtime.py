@@ -73,4 +73,12 @@ class Runtime:
             if was_leader and not leader:
                 log.warning("lost the scheduling Lease; standing by")
                 self.builder.admitted_override.clear()
+                # Only the leader's figures are true; a standby exports none.
+                for gauge in (
+                    metrics.BUDGET_CORES,
+                    metrics.POOL_CORES,
+                    metrics.PENDING_WORKLOADS,
+                    metrics.ADMITTED_WORKLOADS,
+                ):
+                    gauge.clear()
             await asyncio.sleep(every)
