@@ -1,0 +1,335 @@
+"""Holding what is admitted, admitting what is queued, and saying why the rest waits.
+
+Three steps, in this order, each for a reason:
+
+1. `hold_committed`: admissions are commitments. In priority order, each admitted workload keeps
+   its replicas; those already placed on usable nodes cost nothing (their cores are already
+   subtracted), the rest (pods not bound yet, or bound to a node that vanished, is cordoned or
+   left the pool) are fitted again: first into the pools the workload uses, then into its other
+   allowed pools ("moved"). What cannot be fitted shrinks the workload, never below
+   minReplicas; below that it loses its admission. Going in priority order means that after a
+   node loss the lowest priority shrinks first. Committed work goes before any queued work, so
+   a workload admitted last cycle whose pods are not bound yet cannot lose its room.
+2. `admit_queue`: queued work in queue order (priority desc, growth after fresh work of the
+   same priority, creation, key), work within its own budget's nominal before work that must
+   borrow. Each gets the largest replica count in [minReplicas, replicas] (for growth: whatever
+   more fits) that both its budget and a node-level placement allow, so a cycle admits
+   everything that fits. StrictFIFO budgets stop at the first fresh workload that does not fit;
+   BestEffortFIFO budgets skip it.
+3. `explain`: reasons and messages are computed once all admissions are made, against the state
+   the plan leaves. That makes them true when the user reads them, and identical when the same
+   state is planned again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from . import messages as msg
+from .decisions import Reason
+from .work import Cycle, Entry, QueueKey
+
+
+def hold_committed(cycle: Cycle, committed: Sequence[Entry]) -> None:
+    """Step 1: keep, re-place, move, shrink or drop current admissions (in priority order)."""
+    cap = cycle.capacity
+    ledger = cycle.ledger
+    for e in committed:
+        w = e.w
+        if not e.queued:
+            if w.replicas == 0:
+                e.events.append(f"scaled down from {e.start} to 0 replicas")
+            else:
+                e.events.append(f"admission withdrawn: {e.message}")
+            continue
+        current: dict[str, int] = {}
+        for pool, replicas in w.current:
+            if replicas > 0:
+                current[pool] = current.get(pool, 0) + replicas
+        # Pods count as placed only on usable nodes of a pool the workload is admitted to and
+        # still allowed in, up to that pool's admitted replicas (extra pods are terminating).
+        room = {p: current[p] for p in e.pools if p in current}
+        kept: dict[int, int] = {}
+        for node_name, replicas in sorted(w.placed):
+            node = cap.index.get(node_name)
+            if node is None or replicas <= 0 or not cap.eligible[node]:
+                continue
+            node_pool = cap.pool[node]
+            left = room.get(node_pool, 0) if node_pool is not None else 0
+            if left <= 0 or node_pool is None:
+                continue
+            take = min(replicas, left)
+            room[node_pool] = left - take
+            kept[node] = kept.get(node, 0) + take
+        target = min(e.start, w.replicas)
+        if target < e.min:
+            e.events.append(
+                f"admission withdrawn: {e.start} admitted replicas are below minReplicas "
+                f"{w.min_replicas}; queued again"
+            )
+            continue
+        held = sum(kept.values())
+        if held > target:
+            _trim(cycle, e, kept, held - target)
+            held = target
+        missing = target - held
+        got = 0
+        if missing:
+            order = [p for p in e.pools if p in current] + [p for p in e.pools if p not in current]
+            mark = cap.mark()
+            fitted = cap.place(
+                order, w.cores_per_replica, w.memory_per_replica, missing, w.spread, kept
+            )
+            got = sum(fitted.values())
+            if held + got < e.min:
+                cap.rollback(mark)
+                e.events.append(
+                    f"admission lost: only {held + got} of minReplicas {e.min} replicas "
+                    "can be placed (nodes gone, unschedulable or full); queued again"
+                )
+                continue
+            for node, replicas in fitted.items():
+                kept[node] = kept.get(node, 0) + replicas
+        e.nodes = kept
+        e.per_pool = None
+        e.admitted = held + got
+        e.state = "Admitted"
+        assert e.budget is not None  # queued entries have one
+        ledger.add(e.budget, e.admitted * w.cores_per_replica)
+        if missing or target < e.start:
+            _note_changes(cycle, e, current, target, missing, got)
+
+
+def _trim(cycle: Cycle, e: Entry, kept: dict[int, int], excess: int) -> None:
+    """Drop replicas from the least preferred pools first (the spec asked for fewer)."""
+    rank = {p: i for i, p in enumerate(e.pools)}
+    pool_of = cycle.capacity.pool
+    for node in sorted(kept, key=lambda n: (-rank.get(pool_of[n] or "", 0), -n)):
+        if excess <= 0:
+            break
+        drop = min(kept[node], excess)
+        kept[node] -= drop
+        excess -= drop
+        if not kept[node]:
+            del kept[node]
+
+
+def _note_changes(
+    cycle: Cycle, e: Entry, current: dict[str, int], target: int, missing: int, got: int
+) -> None:
+    if target < e.start:
+        e.events.append(f"scaled down from {e.start} to {target} replicas")
+    now = assignments(cycle, e)
+    new = dict(now)
+    gained = [p for p, r in now if r > current.get(p, 0)]
+    moved = sum(r - current.get(p, 0) for p, r in now if r > current.get(p, 0))
+    if moved:
+        lost = [p for p in sorted(current) if new.get(p, 0) < current[p]]
+        e.events.append(
+            f"moved {msg.plural(moved, 'replica')} from {msg.pool_list(lost)} to "
+            f"{msg.pool_list(gained)}: their nodes are gone, unschedulable, full or no longer "
+            "allowed"
+        )
+    if got < missing:
+        e.events.append(
+            f"shrunk from {target} to {e.admitted} replicas: {missing - got} replicas without "
+            "a node could not be placed again"
+        )
+
+
+def assignments(cycle: Cycle, e: Entry) -> tuple[tuple[str, int], ...]:
+    """Replicas per pool, in the workload's pool preference order."""
+    if e.per_pool is not None:
+        return e.per_pool
+    per_pool: dict[str | None, int] = {}
+    pool_of = cycle.capacity.pool
+    for node, replicas in e.nodes.items():
+        pool = pool_of[node]
+        per_pool[pool] = per_pool.get(pool, 0) + replicas
+    e.per_pool = tuple((p, per_pool[p]) for p in e.pools if p in per_pool)
+    return e.per_pool
+
+
+ADMITTED, FAILED, DEFERRED = "admitted", "failed", "deferred"
+
+
+def admit_queue(cycle: Cycle, queue: Sequence[tuple[QueueKey, Entry]]) -> None:
+    """Step 2: admit queued work in queue order, owners before borrowers.
+
+    Two passes. In the first, work is admitted only within its budget's own nominal cores; a
+    budget whose next workload would have to borrow pauses there, so its own order is never
+    inverted. The second pass resumes the paused budgets, borrowing allowed. That is Kueue's
+    "fit without borrowing first": a budget gets its own cores back before anyone borrows them,
+    so a borrower never takes, in queue order, what an owner would reclaim the next moment
+    (which would make the two take turns forever).
+    """
+    budgets = cycle.budgets
+    held = {id(e): e.admitted for _, e in queue}
+    paused: set[str] = set()
+    blocked: dict[str, Entry] = {}
+    later: list[tuple[QueueKey, Entry]] = []
+    for key, e in queue:
+        budget = e.budget
+        assert budget is not None
+        if budget in paused:
+            later.append((key, e))
+            continue
+        head = blocked.get(budget)
+        if head is not None:
+            e.blocked_by = head
+            continue
+        outcome = try_admit(cycle, e, key[1] == 1, own_only=True)
+        if outcome == DEFERRED:
+            paused.add(budget)
+            later.append((key, e))
+        elif outcome == FAILED and key[1] == 0 and budgets[budget].queueing == "StrictFIFO":
+            blocked[budget] = e
+    for key, e in later:
+        budget = e.budget
+        assert budget is not None
+        head = blocked.get(budget)
+        if head is not None:
+            e.blocked_by = head
+            continue
+        growth = key[1] == 1 or e.admitted > held[id(e)]
+        outcome = try_admit(cycle, e, growth, own_only=False)
+        if outcome == FAILED and not growth and budgets[budget].queueing == "StrictFIFO":
+            blocked[budget] = e
+    for _, e in queue:
+        before = held[id(e)]
+        if e.admitted > before:
+            if before:
+                e.events.append(f"grew from {before} to {e.admitted} replicas")
+            else:
+                e.events.append(f"admitted {msg.plural(e.admitted, 'replica')} of {e.w.replicas}")
+
+
+def try_admit(cycle: Cycle, e: Entry, growth: bool, own_only: bool = False) -> str:
+    """Admit as many replicas as budget and nodes allow (at least minReplicas, or 1 to grow).
+
+    With `own_only`, only the budget's unused nominal counts; DEFERRED means "would need to
+    borrow" (nothing admitted) or "admitted what the nominal allows, wants to borrow more".
+    """
+    w = e.w
+    budget = e.budget
+    assert budget is not None
+    ledger = cycle.ledger
+    cores = w.cores_per_replica
+    least = 1 if growth else e.min
+    count = min(w.replicas - e.admitted, ledger.headroom(budget) // cores)
+    defer = False
+    if own_only:
+        own = min(count, ledger.own_free(budget) // cores)
+        if own < count:
+            count, defer = own, True
+    if count < least:
+        if defer:
+            return DEFERRED
+        e.failed = Reason.BUDGET_EXHAUSTED
+        return FAILED
+    cap = cycle.capacity
+    if cap.largest_block(e.pools) < cores:
+        e.failed = Reason.NO_CAPACITY
+        return FAILED
+    mark = cap.mark()
+    placed = cap.place(e.pools, cores, w.memory_per_replica, count, w.spread, e.nodes)
+    got = sum(placed.values())
+    if got < least:
+        cap.rollback(mark)
+        e.failed = Reason.NO_CAPACITY
+        return FAILED
+    for node, replicas in placed.items():
+        e.nodes[node] = e.nodes.get(node, 0) + replicas
+    e.per_pool = None
+    e.admitted += got
+    e.state = "Admitted"
+    e.failed = None
+    ledger.add(budget, got * cores)
+    # Capacity-limited (got < count): borrowing more budget would not help.
+    return DEFERRED if defer and got == count else ADMITTED
+
+
+def explain(cycle: Cycle, entries: Sequence[Entry]) -> None:
+    """Step 3: reason and message for every queued workload, against the final state."""
+    for e in entries:
+        if e.queued:
+            e.reason, e.message = describe(cycle, e)
+
+
+def describe(cycle: Cycle, e: Entry) -> tuple[Reason, str]:
+    """Reason and message for a queued workload, as things stand now."""
+    if e.admitted >= e.w.replicas:
+        return Reason.ADMITTED, (
+            f"admitted {msg.shape(e.w.replicas, e.cores, e.w.memory_per_replica)} in "
+            f"{msg.placements(assignments(cycle, e))}"
+        )
+    if e.admitted > 0:
+        return Reason.PARTIALLY_ADMITTED, _partial(cycle, e)
+    if e.blocked_by is not None:
+        return Reason.BLOCKED_BY_QUEUE_HEAD, (
+            f"budget {e.budget} is StrictFIFO: waiting behind {e.blocked_by.w.key}, "
+            "which does not fit yet"
+        )
+    return _why_waiting(cycle, e)
+
+
+def _budget_room(cycle: Cycle, budget: str) -> str:
+    ledger = cycle.ledger
+    return msg.budget_room(
+        budget,
+        ledger.nominal[budget],
+        ledger.own_free(budget),
+        ledger.headroom(budget),
+        ledger.cohort_name[budget],
+    )
+
+
+def _capacity_room(cycle: Cycle, e: Entry, count: int) -> str:
+    cap = cycle.capacity
+    largest = cap.largest_block(e.pools)
+    pools = msg.pool_list(e.pools)
+    if largest < e.cores:
+        return f"largest free block in pools {pools} is {msg.plural(largest, 'core')}"
+    fit = cap.count_fit(e.pools, e.cores, e.w.memory_per_replica, count)
+    text = f"pools {pools} have room for {fit} (largest free block {msg.plural(largest, 'core')}"
+    if e.w.memory_per_replica:
+        text += "; memory counts too"
+    return text + ")"
+
+
+def _why_waiting(cycle: Cycle, e: Entry) -> tuple[Reason, str]:
+    w = e.w
+    budget = e.budget
+    assert budget is not None
+    elastic = e.min < w.replicas
+    if cycle.ledger.headroom(budget) < e.min * e.cores:
+        needs = msg.needs(e.min, e.cores, elastic)
+        return Reason.BUDGET_EXHAUSTED, f"{needs}, {_budget_room(cycle, budget)}"
+    fit = cycle.capacity.count_fit(e.pools, e.cores, w.memory_per_replica, e.min)
+    at_least = "at least " if elastic else ""
+    needs = f"needs {at_least}{msg.shape(e.min, e.cores, w.memory_per_replica)}"
+    if fit < e.min:
+        return Reason.NO_CAPACITY, f"{needs}; {_capacity_room(cycle, e, e.min)}"
+    # It fits now but did not at its turn: cores were taken or held by work ahead of it.
+    reason = e.failed or Reason.NO_CAPACITY
+    return reason, f"{needs}; cores it could use went to work ahead of it this cycle"
+
+
+def _partial(cycle: Cycle, e: Entry) -> str:
+    w = e.w
+    budget = e.budget
+    assert budget is not None
+    text = (
+        f"admitted {e.admitted} of {w.replicas} replicas "
+        f"({e.admitted * e.cores} of {w.replicas * e.cores} cores) in "
+        f"{msg.placements(assignments(cycle, e))}; "
+    )
+    # Budget and capacity first: they hold whatever the queue order, so planning the same state
+    # again (where this growth may sit behind a StrictFIFO head) says the same thing.
+    if cycle.ledger.headroom(budget) < e.cores:
+        return text + f"more wait for budget: {_budget_room(cycle, budget)}"
+    if cycle.capacity.count_fit(e.pools, e.cores, w.memory_per_replica, 1) < 1:
+        return text + f"more wait for capacity: {_capacity_room(cycle, e, 1)}"
+    if e.blocked_by is not None:
+        return text + f"more wait behind {e.blocked_by.w.key} (budget {budget} is StrictFIFO)"
+    return text + "more wait for cores taken by work ahead of it this cycle"

@@ -1,0 +1,283 @@
+"""One planning cycle, end to end, and a cheap path for one new workload between cycles.
+
+`plan(snapshot)` is the whole contract: a pure function from a Snapshot to a Plan. `Planner`
+exposes the same cycle plus `add()`, which decides one new workload against what the cycle left
+(see its docstring for when it declines), so that a workload created between cycles can get its
+Deployments in milliseconds instead of waiting for the next full cycle.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable, Iterable
+from types import MappingProxyType
+from typing import TypeVar
+
+from . import messages as msg
+from .admission import (
+    FAILED,
+    admit_queue,
+    assignments,
+    describe,
+    explain,
+    hold_committed,
+    try_admit,
+)
+from .budgets import Ledger
+from .capacity import Capacity
+from .decisions import BudgetUsage, Plan, PoolUsage, Reason, Victim, WorkloadDecision
+from .preemption import preempt
+from .snapshot import Snapshot, Workload
+from .work import Cycle, Entry, QueueKey, resolve
+
+T = TypeVar("T")
+
+
+def plan(snapshot: Snapshot) -> Plan:
+    """Plan one cycle: admissions, placements, preemptions and the reasons for everything."""
+    return Planner(snapshot).plan
+
+
+def _unique(items: Iterable[T], what: str, name: Callable[[T], str]) -> dict[str, T]:
+    """Index by name, sorted, refusing duplicates: a duplicate is an operator bug, and silently
+    keeping one of them would make the plan depend on input order."""
+    out: dict[str, T] = {}
+    for item in sorted(items, key=name):
+        key = name(item)
+        if key in out:
+            raise ValueError(f"duplicate {what} {key!r} in snapshot")
+        out[key] = item
+    return out
+
+
+class Planner:
+    """A planning cycle over one snapshot; `plan` is its result."""
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        pools = _unique(snapshot.pools, "pool", lambda p: p.name)
+        budgets = _unique(snapshot.budgets, "budget", lambda b: b.name)
+        nodes = _unique(snapshot.nodes, "node", lambda n: n.name)
+        workloads = _unique(snapshot.workloads, "workload", lambda w: w.key)
+        capacity = Capacity(tuple(nodes.values()), pools)
+        self._cycle = cycle = Cycle(budgets, pools, capacity, Ledger(budgets.values()))
+        for w in workloads.values():
+            cycle.entries[w.key] = resolve(w, cycle)
+        entries = list(cycle.entries.values())
+
+        # 1. Admissions are commitments: hold them (re-place, move, shrink) in priority order.
+        hold_committed(cycle, sorted((e for e in entries if e.start > 0), key=lambda e: e.rank))
+        # 2. Queued work and growth, in queue order; 3. reasons against the resulting state.
+        queue = sorted(
+            (
+                (e.queue_key(e.admitted > 0), e)
+                for e in entries
+                if e.queued and e.admitted < e.w.replicas
+            ),
+            key=lambda item: item[0],
+        )
+        admit_queue(cycle, queue)
+        explain(cycle, entries)
+        pools_after = self._pool_free()
+        # 4. Preemption for fresh work that did not fit (victims' cores free up next cycle).
+        failed = [e for key, e in queue if key[1] == 0 and e.admitted == 0 and e.blocked_by is None]
+        victims = preempt(cycle, failed)
+        self.plan = self._build(entries, pools_after, victims)
+        self._heads = {
+            e.budget: e
+            for e in reversed(failed)
+            if e.budget is not None and budgets[e.budget].queueing == "StrictFIFO"
+        }
+        self._waiting: dict[str, list[QueueKey]] = {}
+        for key, e in queue:
+            if e.admitted < e.w.replicas and e.budget is not None:
+                self._waiting.setdefault(e.budget, []).append(key)
+
+    # -- output --------------------------------------------------------------------------
+
+    def _pool_free(self) -> dict[str, tuple[int, int]]:
+        cap = self._cycle.capacity
+        free = dict.fromkeys(self._cycle.pools, 0)
+        for node, eligible in enumerate(cap.eligible):
+            if eligible and cap.cores[node] > 0:
+                pool = cap.pool[node]
+                assert pool is not None
+                free[pool] += cap.cores[node]
+        return {p: (free[p], cap.largest_block((p,))) for p in free}
+
+    def _build(
+        self,
+        entries: list[Entry],
+        pools_after: dict[str, tuple[int, int]],
+        victims: list[Victim],
+    ) -> Plan:
+        cycle = self._cycle
+        positions: dict[str, int] = {}
+        waiting: dict[str, list[tuple[QueueKey, str]]] = {}
+        for e in entries:
+            if e.queued and e.admitted < e.w.replicas and e.budget is not None:
+                waiting.setdefault(e.budget, []).append((e.queue_key(e.admitted > 0), e.w.key))
+        for items in waiting.values():
+            items.sort()
+            for position, (_, key) in enumerate(items, 1):
+                positions[key] = position
+
+        decisions: dict[str, WorkloadDecision] = {}
+        paddock = dict.fromkeys(cycle.pools, 0)
+        names = cycle.capacity.names
+        for e in entries:
+            w = e.w
+            nodes = e.nodes
+            per_pool: tuple[tuple[str, int], ...] = ()
+            placements: tuple[tuple[str, int], ...] = ()
+            if nodes:  # every admitted replica has a node in the simulation
+                per_pool = assignments(cycle, e)
+                for pool, replicas in per_pool:
+                    paddock[pool] += replicas * w.cores_per_replica
+                placements = tuple([(names[n], nodes[n]) for n in sorted(nodes)])
+            state = e.state
+            if e.admitted > 0:
+                state = "Admitted"
+            elif state == "Admitted" and w.replicas > 0:
+                state = "Queued"
+            assert e.reason is not None
+            decisions[w.key] = WorkloadDecision(
+                key=w.key,
+                budget=e.budget,
+                admitted_replicas=e.admitted,
+                admitted_cores=e.admitted * w.cores_per_replica,
+                requested_cores=max(0, w.replicas) * max(0, w.cores_per_replica),
+                assignments=per_pool,
+                placements=placements,
+                state=state,
+                reason=e.reason,
+                message=e.message,
+                queue_position=positions.get(w.key),
+                events=tuple(e.events),
+            )
+        return Plan(
+            workloads=MappingProxyType(decisions),
+            budgets=MappingProxyType(self._budget_usage(entries)),
+            pools=MappingProxyType(
+                {
+                    p: PoolUsage(
+                        name=p,
+                        nodes=cycle.capacity.node_count[p],
+                        schedulable_nodes=cycle.capacity.eligible_count[p],
+                        free_cores_after_plan=pools_after[p][0],
+                        largest_free_block_after_plan=pools_after[p][1],
+                        paddock_cores=paddock[p],
+                    )
+                    for p in cycle.pools
+                }
+            ),
+            victims=tuple(victims),
+        )
+
+    def _budget_usage(self, entries: list[Entry]) -> dict[str, BudgetUsage]:
+        cycle = self._cycle
+        ledger = cycle.ledger
+        used = dict.fromkeys(cycle.budgets, 0)
+        pending_cores = dict.fromkeys(cycle.budgets, 0)
+        admitted = dict.fromkeys(cycle.budgets, 0)
+        pending = dict.fromkeys(cycle.budgets, 0)
+        for e in entries:
+            if e.budget is None:
+                continue
+            cores = e.admitted * e.w.cores_per_replica
+            used[e.budget] += cores
+            if e.admitted > 0:
+                admitted[e.budget] += 1
+            if e.queued and e.admitted < e.w.replicas:
+                pending[e.budget] += 1
+                pending_cores[e.budget] += (e.w.replicas - e.admitted) * e.w.cores_per_replica
+        # Lent cores: what the cohort borrows, attributed to lenders in name order.
+        borrowed = {b: max(0, used[b] - ledger.nominal[b]) for b in used}
+        owed: dict[str, int] = {}
+        for b in used:
+            owed[ledger.cohort[b]] = owed.get(ledger.cohort[b], 0) + borrowed[b]
+        lent: dict[str, int] = {}
+        for b in used:
+            cohort = ledger.cohort[b]
+            guaranteed = ledger.guaranteed[b]
+            spare = max(0, ledger.lendable[b] - max(0, used[b] - guaranteed))
+            lent[b] = min(spare, owed[cohort])
+            owed[cohort] -= lent[b]
+        return {
+            b: BudgetUsage(
+                name=b,
+                used_cores=used[b],
+                borrowed_cores=borrowed[b],
+                lent_cores=lent[b],
+                pending_cores=pending_cores[b],
+                admitted_workloads=admitted[b],
+                pending_workloads=pending[b],
+            )
+            for b in used
+        }
+
+    # -- incremental ---------------------------------------------------------------------
+
+    def add(self, workload: Workload) -> WorkloadDecision | None:
+        """Decide one workload created since the snapshot, against what the cycle left.
+
+        It is placed as if it came last in the queue: it only takes cores nobody planned for,
+        so nothing already decided changes and the next full cycle agrees (it will hold the
+        admission like any other). Returns None, meaning "wait for a full cycle", when a
+        shortcut could be wrong: the key was already planned or holds an admission, or it does
+        not fit but its budget may preempt for it. Cores that preemptors of this cycle count on
+        are held (see `preemption`), so additions cannot take them.
+        """
+        cycle = self._cycle
+        holds = any(r > 0 for _, r in workload.current)
+        if holds or workload.key in cycle.entries:
+            return None
+        e = resolve(workload, cycle)
+        if not e.queued:
+            cycle.entries[workload.key] = e
+            return self._single(e, None)
+        budget = e.budget
+        assert budget is not None
+        cycle.entries[workload.key] = e
+        key = e.queue_key(False)
+        head = self._heads.get(budget)
+        if head is not None and head.queue_key(False) < key:
+            e.blocked_by = head
+        elif try_admit(cycle, e, False) != FAILED:
+            e.events.append(f"admitted {msg.plural(e.admitted, 'replica')} of {workload.replicas}")
+        else:
+            policy = cycle.budgets[budget]
+            if policy.preempt_within_budget != "Never" or (
+                policy.cohort is not None and policy.reclaim_from_cohort != "Never"
+            ):
+                del cycle.entries[workload.key]  # a full cycle may preempt for it
+                return None
+            if policy.queueing == "StrictFIFO":
+                self._heads[budget] = e  # no head, or it was behind this one
+        e.reason, e.message = describe(cycle, e)
+        if e.admitted >= workload.replicas:
+            return self._single(e, None)
+        return self._single(e, self._enqueue(budget, e.queue_key(e.admitted > 0)))
+
+    def _enqueue(self, budget: str, key: QueueKey) -> int:
+        waiting = self._waiting.setdefault(budget, [])
+        bisect.insort(waiting, key)
+        return bisect.bisect_left(waiting, key) + 1
+
+    def _single(self, e: Entry, position: int | None) -> WorkloadDecision:
+        w = e.w
+        cycle = self._cycle
+        assert e.reason is not None
+        return WorkloadDecision(
+            key=w.key,
+            budget=e.budget,
+            admitted_replicas=e.admitted,
+            admitted_cores=e.admitted * w.cores_per_replica,
+            requested_cores=max(0, w.replicas) * max(0, w.cores_per_replica),
+            assignments=assignments(cycle, e),
+            placements=tuple((cycle.capacity.names[n], e.nodes[n]) for n in sorted(e.nodes)),
+            state="Admitted" if e.admitted > 0 or e.reason is Reason.ADMITTED else "Queued",
+            reason=e.reason,
+            message=e.message,
+            queue_position=position,
+            events=tuple(e.events),
+        )

@@ -1,0 +1,123 @@
+"""Planner input: an immutable picture of the cluster, built by the operator each cycle.
+
+Why plain frozen dataclasses: the planner is a pure function of this data, so the same snapshot
+must always give the same plan, tests can build snapshots by hand, and nothing here can reach
+back into the API server. Every field is already reduced to what the scheduling rules need
+(whole free cores per node, replica counts per pool), which keeps the planner free of
+Kubernetes types and cheap to run on 5,000 nodes.
+
+All classes are keyword-only: a snapshot built positionally is too easy to get silently wrong.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, TypeAlias
+
+ARM64 = "arm64"
+"""The only architecture Paddock places onto (Graviton). Other nodes are never used."""
+
+Queueing: TypeAlias = Literal["BestEffortFIFO", "StrictFIFO"]
+WithinBudgetPreemption: TypeAlias = Literal["Never", "LowerPriority"]
+CohortReclaim: TypeAlias = Literal["Never", "LowerPriority", "Any"]
+Spread: TypeAlias = Literal["Zone", "Node", "None"]
+
+PoolReplicas: TypeAlias = tuple[tuple[str, int], ...]
+"""(pool name, replicas) pairs: one Deployment per pool."""
+
+NodeReplicas: TypeAlias = tuple[tuple[str, int], ...]
+"""(node name, replicas) pairs: pods bound to nodes."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Node:
+    """One node as the planner sees it.
+
+    `free_cores` is floor(allocatable CPU - CPU requests of every non-terminal pod bound to the
+    node, Paddock's own included) minus the pool's reservedCoresPerNode. It may be zero or
+    negative (an over-committed or daemon-heavy node); such a node simply fits nothing.
+    Only `schedulable` (Ready and not cordoned) arm64 nodes of a known pool receive replicas.
+    """
+
+    name: str
+    pool: str | None
+    zone: str
+    arch: str
+    schedulable: bool
+    free_cores: int
+    free_memory: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Pool:
+    """A CorePool. `weight` orders pools for budgets that list none (higher first).
+
+    `max_cores` (an autoscaled pool's ceiling) is carried for reporting only: the planner only
+    admits onto nodes that exist, because "admitted" must mean "can be placed now".
+    """
+
+    name: str
+    weight: int = 0
+    max_cores: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Budget:
+    """A CoreBudget: nominal whole cores a team may use, and how it shares them.
+
+    `pools` lists allowed pools in preference order; empty means every pool, by weight then name.
+    Within a `cohort`, unused nominal cores are lent to the other members: at most
+    `lending_limit` of this budget's own (None: all of them), and this budget borrows at most
+    `borrowing_limit` beyond its nominal (None: unlimited). Without a cohort nothing is shared.
+    """
+
+    name: str
+    cores: int
+    pools: tuple[str, ...] = ()
+    cohort: str | None = None
+    borrowing_limit: int | None = None
+    lending_limit: int | None = None
+    queueing: Queueing = "BestEffortFIFO"
+    preempt_within_budget: WithinBudgetPreemption = "Never"
+    reclaim_from_cohort: CohortReclaim = "Never"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Workload:
+    """An AgentWorkload with what is admitted and placed for it right now.
+
+    `budget` is the spec value (None: resolve from `budget_candidates`, the budgets whose
+    namespaceSelector matches the namespace). `pools` is placement.pools: when non-empty it
+    narrows and reorders the budget's pools. `current` is what is admitted now (replicas of its
+    Deployment per pool) and `placed` its pods bound to nodes, whose cores are already
+    subtracted from those nodes' `free_cores`. `placed` should count only pods of the current
+    shape (cores_per_replica): pods of an old shape are being replaced and hold no admission.
+    `created` orders equal priorities (older first); ties are broken by `key`.
+    """
+
+    key: str
+    namespace: str
+    name: str
+    replicas: int
+    min_replicas: int
+    cores_per_replica: int
+    memory_per_replica: int = 0
+    priority: int = 0
+    created: float = 0.0
+    budget: str | None = None
+    budget_candidates: tuple[str, ...] = ()
+    pools: tuple[str, ...] = ()
+    spread: Spread = "None"
+    current: PoolReplicas = ()
+    placed: NodeReplicas = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Snapshot:
+    """Everything one planning cycle needs. Order of the tuples does not matter: the planner
+    sorts by name/key first, so the operator's index iteration order cannot change a plan."""
+
+    nodes: tuple[Node, ...] = ()
+    pools: tuple[Pool, ...] = ()
+    budgets: tuple[Budget, ...] = ()
+    workloads: tuple[Workload, ...] = ()

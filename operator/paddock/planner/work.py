@@ -1,0 +1,203 @@
+"""The mutable working state of one cycle: one Entry per workload, and the Cycle that holds them.
+
+Why mutable here when everything public is frozen: a cycle touches 15,000 workloads many times,
+and rebuilding frozen records at each step would dominate the run time. The mutation is
+confined to one Planner call; what leaves it is the frozen Plan.
+
+Budget resolution, spec validation and pool ordering happen once per workload, here, so the
+scheduling phases only ever see workloads that can be queued.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from . import messages as msg
+from .budgets import Ledger
+from .capacity import Capacity
+from .decisions import Reason, State
+from .snapshot import Budget, Pool, Workload
+
+QueueKey = tuple[int, int, float, str]
+"""Queue order: priority (desc), growth after fresh work, creation time, key."""
+
+
+class Entry:
+    """One workload's decision in the making."""
+
+    __slots__ = (
+        "admitted",
+        "blocked_by",
+        "budget",
+        "events",
+        "failed",
+        "message",
+        "min",
+        "nodes",
+        "per_pool",
+        "pools",
+        "queued",
+        "rank",
+        "reason",
+        "start",
+        "state",
+        "victim_rank",
+        "w",
+    )
+
+    def __init__(self, workload: Workload) -> None:
+        self.w = workload
+        self.budget: str | None = None
+        self.pools: tuple[str, ...] = ()
+        # A static reason (resolution, validation, pools) takes the workload out of the queue.
+        self.reason: Reason | None = None
+        self.message = ""
+        self.queued = False
+        self.min = max(1, workload.min_replicas)
+        self.rank = (-workload.priority, workload.created, workload.key)
+        self.start = sum(r for _, r in workload.current if r > 0)
+        self.admitted = 0
+        self.nodes: dict[int, int] = {}
+        # Replicas per pool derived from `nodes`; None when `nodes` changed since computed.
+        self.per_pool: tuple[tuple[str, int], ...] | None = None
+        self.events: list[str] = []
+        self.blocked_by: Entry | None = None
+        self.failed: Reason | None = None
+        self.state: State = "Queued"
+        self.victim_rank = 0
+
+    def queue_key(self, growth: bool) -> QueueKey:
+        priority, created, key = self.rank
+        return (priority, 1 if growth else 0, created, key)
+
+    @property
+    def cores(self) -> int:
+        return self.w.cores_per_replica
+
+
+class Cycle:
+    """Shared state of one planning cycle."""
+
+    __slots__ = ("budget_pools", "budgets", "capacity", "entries", "ledger", "pool_orders", "pools")
+
+    def __init__(
+        self,
+        budgets: Mapping[str, Budget],
+        pools: Mapping[str, Pool],
+        capacity: Capacity,
+        ledger: Ledger,
+    ) -> None:
+        self.budgets = budgets
+        self.pools = pools
+        self.capacity = capacity
+        self.ledger = ledger
+        self.entries: dict[str, Entry] = {}
+        self.budget_pools = {b.name: budget_pool_order(b, pools) for b in budgets.values()}
+        # (budget, placement.pools) -> (pool order, why it is unusable or ""): thousands of
+        # workloads share a handful of these.
+        self.pool_orders: dict[tuple[str, tuple[str, ...]], tuple[tuple[str, ...], str]] = {}
+
+
+def budget_pool_order(budget: Budget, pools: Mapping[str, Pool]) -> tuple[str, ...]:
+    """The budget's allowed pools in preference order (existing pools only)."""
+    if budget.pools:
+        return tuple(dict.fromkeys(p for p in budget.pools if p in pools))
+    return tuple(p.name for p in sorted(pools.values(), key=lambda p: (-p.weight, p.name)))
+
+
+def resolve(workload: Workload, cycle: Cycle) -> Entry:
+    """Resolve the budget, validate the spec and order the pools; queue it if all is well."""
+    budgets = cycle.budgets
+    entry = Entry(workload)
+    w = workload
+    if w.budget is not None:
+        if w.budget not in budgets:
+            entry.reason = Reason.UNKNOWN_BUDGET
+            entry.message = f"budget {w.budget} does not exist"
+            return entry
+        if w.budget not in w.budget_candidates:
+            entry.reason = Reason.NAMESPACE_NOT_ALLOWED
+            entry.message = (
+                f"budget {w.budget} does not select namespace {w.namespace} "
+                "(see its namespaceSelector)"
+            )
+            return entry
+        entry.budget = w.budget
+    else:
+        candidates = sorted({c for c in w.budget_candidates if c in budgets})
+        if not candidates:
+            entry.reason = Reason.NO_BUDGET
+            entry.message = f"no CoreBudget selects namespace {w.namespace}"
+            return entry
+        if len(candidates) > 1:
+            entry.reason = Reason.AMBIGUOUS_BUDGET
+            entry.message = (
+                f"budgets {', '.join(candidates)} all select namespace {w.namespace}; "
+                "set spec.budget"
+            )
+            return entry
+        entry.budget = candidates[0]
+
+    problem = _invalid(w)
+    if problem:
+        entry.reason = Reason.INVALID_SPEC
+        entry.message = problem
+        return entry
+    if w.replicas == 0:
+        # Nothing to place: trivially admitted. Not queued, holds no cores.
+        entry.reason = Reason.ADMITTED
+        entry.message = "replicas is 0: nothing to place"
+        entry.state = "Admitted"
+        return entry
+
+    key = (entry.budget, w.pools)
+    known = cycle.pool_orders.get(key)
+    if known is None:
+        known = cycle.pool_orders[key] = _pool_order(cycle, budgets[entry.budget], w.pools)
+    entry.pools, problem = known
+    if problem:
+        entry.reason = Reason.NO_MATCHING_POOL
+        entry.message = problem
+        return entry
+    entry.queued = True
+    return entry
+
+
+def _pool_order(
+    cycle: Cycle, budget: Budget, narrowed: tuple[str, ...]
+) -> tuple[tuple[str, ...], str]:
+    """The pools a workload may use, in its preference order, or why there are none."""
+    allowed = cycle.budget_pools[budget.name]
+    order = allowed
+    if narrowed:
+        allowed_set = set(allowed)
+        order = tuple(dict.fromkeys(p for p in narrowed if p in allowed_set))
+    if not order:
+        if narrowed and allowed:
+            return order, (
+                f"placement.pools {msg.pool_list(narrowed)} shares no pool with budget "
+                f"{budget.name} {msg.pool_list(allowed)}"
+            )
+        if budget.pools:
+            return order, (
+                f"budget {budget.name} allows pools {msg.pool_list(budget.pools)}, "
+                "none of which exists"
+            )
+        return order, "no CorePool exists"
+    if not cycle.capacity.has_nodes(order):
+        return order, f"pools {msg.pool_list(order)} have no schedulable arm64 nodes"
+    return order, ""
+
+
+def _invalid(w: Workload) -> str:
+    if w.replicas < 0:
+        return f"replicas {w.replicas} is negative"
+    if w.min_replicas < 0:
+        return f"minReplicas {w.min_replicas} is negative"
+    if w.min_replicas > w.replicas:
+        return f"minReplicas {w.min_replicas} > replicas {w.replicas}"
+    if w.cores_per_replica < 1:
+        return f"coresPerReplica {w.cores_per_replica} is not a positive whole number of cores"
+    if w.memory_per_replica < 0:
+        return f"memoryPerReplica {w.memory_per_replica} is negative"
+    return ""
