@@ -14,6 +14,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -31,6 +32,7 @@ from paddock.controller.labels import FIELD_MANAGER
 from paddock.controller.observed import SPEC_HASH_ANNOTATION, DeploymentFacts
 from paddock.controller.snapshot import ClusterState, Parsed, parse_timestamp
 from paddock.controller.status import (
+    PoolMeasures,
     budget_status,
     failed_status,
     now_iso,
@@ -43,6 +45,8 @@ from paddock.planner import Plan, WorkloadDecision
 log = logging.getLogger("paddock.applier")
 
 Writer = Callable[[], None]
+NO_NODES = PoolMeasures(0, 0, (), (), (), 0, 0, 0)
+"""What an invalid pool (one the snapshot could not measure) reports."""
 
 
 @dataclass
@@ -128,11 +132,7 @@ class Applier:
             )
             jobs.extend(self._status_job("corebudgets", None, name, budget.facts.status, status))
         for name, pool in state.pools.items():
-            measures = state.pool_facts.get(name)
-            if measures is None:
-                from paddock.controller.status import PoolMeasures
-
-                measures = PoolMeasures(0, 0, (), (), (), 0, 0, 0)
+            measures = state.pool_facts.get(name, NO_NODES)
             status = pool_status(
                 measures,
                 plan.pools.get(name),
@@ -227,8 +227,6 @@ class Applier:
             self._first_admitted.add(key)
             created = parse_timestamp(facts.created)
             if created:
-                import time
-
                 metrics.ADMISSION_LATENCY.observe(max(0.0, time.time() - created))
         self.admitted_memory[key] = decision.assignments
         # One job per workload keeps its writes in order: Deployments, then status, then Events.
