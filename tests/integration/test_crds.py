@@ -65,8 +65,9 @@ def _example_namespaces() -> list[str]:
 
 
 def _namespace_phases(cluster: Cluster, names: list[str]) -> dict[str, str]:
-    found = cluster.get_json("namespace", *names, "--ignore-not-found")
-    items = found.get("items", []) if found else []
+    # With --ignore-not-found and nothing found, kubectl prints nothing at all, not a List.
+    out = cluster.kubectl("get", "namespace", *names, "--ignore-not-found", "-o", "json").stdout
+    items = json.loads(out).get("items", []) if out.strip() else []
     return {ns["metadata"]["name"]: ns.get("status", {}).get("phase", "") for ns in items}
 
 
