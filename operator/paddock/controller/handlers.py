@@ -129,7 +129,9 @@ async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.posting.level = logging.ERROR
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
-    settings.batching.worker_limit = 200
+    # No settings.batching.worker_limit: kopf parks one worker per listed object
+    # until every index is filled, so a limit below the object count deadlocks the
+    # start (bench/e2e.py found it at 1,000 nodes).
 
 
 @kopf.on.startup()
