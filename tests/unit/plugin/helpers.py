@@ -7,9 +7,11 @@ Defaults: pool `g4`, zone `a`, arm64, schedulable, plenty of memory; budgets sel
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from paddock.kubectl_plugin.view import View
 from paddock.planner import Budget, Node, Pool, Snapshot, Workload, apply_plan, plan
+from tests.unit.planner import builders
 
 GI = 1 << 30
 
@@ -30,36 +32,14 @@ def nodes(count: int, cores: int, *, pool: str = "g4", zone: str = "a") -> tuple
 
 
 def budget(name: str, cores: int, **fields: object) -> Budget:
-    return Budget(name=name, cores=cores, **fields)  # type: ignore[arg-type]
+    return builders.budget(name, cores, **fields)
 
 
 def workload(
-    name: str,
-    *,
-    cores: int,
-    replicas: int = 1,
-    min_replicas: int | None = None,
-    priority: int = 0,
-    created: float = 0.0,
-    budget: str | None = None,
-    candidates: tuple[str, ...] = ("team",),
-    pools: tuple[str, ...] = (),
-    memory: int = 0,
+    name: str, *, cores: int, candidates: tuple[str, ...] = ("team",), **fields: Any
 ) -> Workload:
-    return Workload(
-        key=f"ns/{name}",
-        namespace="ns",
-        name=name,
-        replicas=replicas,
-        min_replicas=replicas if min_replicas is None else min_replicas,
-        cores_per_replica=cores,
-        memory_per_replica=memory,
-        priority=priority,
-        created=created,
-        budget=budget,
-        budget_candidates=candidates,
-        pools=pools,
-    )
+    """The planner tests' builder, with this file's default budget candidate."""
+    return builders.workload(name, cores=cores, candidates=candidates, **fields)
 
 
 def snapshot(
