@@ -1,0 +1,258 @@
+#!/usr/bin/env bash
+# The kind end-to-end suite: a kind cluster from locally built images, Paddock
+# installed in it by Helm, and tests/e2e run against it.
+#
+#   hack/kind-e2e.sh            up, test, down (what CI runs)
+#   hack/kind-e2e.sh up         Docker Engine, images, cluster, kwok; prints how to use it
+#   hack/kind-e2e.sh test       pytest tests/e2e against the running cluster (extra args go to pytest)
+#   hack/kind-e2e.sh down       delete the cluster and stop the private Docker Engine
+#   hack/kind-e2e.sh status     say what runs
+#   hack/kind-e2e.sh env        export lines: eval "$(hack/kind-e2e.sh env)"
+#
+# Where no Docker Engine answers and none can be started (no root, no apt, no
+# dockerd), `hack/kind-e2e.sh` and `up` print "skipped: <reason>" and exit 0;
+# any other failure exits non-zero. Everything built is cached under
+# $PADDOCK_CACHE/kind (see docs/development.md, "kind end to end").
+#
+# Settings: PADDOCK_KIND_KEEP=1 keeps the cluster (and engine) after `all`;
+# PADDOCK_KIND_ARM64=1 also joins an emulated arm64 worker (an experiment);
+# PADDOCK_KIND_NODE_IMAGE uses another node image (e.g. a public kindest/node);
+# PADDOCK_KIND_ONLY_WARM=1 skips (exit 0) unless the node image is already
+# built, so a CI run never pays the cold build.
+set -euo pipefail
+source "$(dirname "$0")/kind/lib.sh"
+
+STATE_DIR="$REPO_ROOT/.local/kind"
+KCFG="$STATE_DIR/kubeconfig"
+TIMINGS="$STATE_DIR/timings.txt"
+OPERATOR_IMAGE="$LOCAL_REPO/paddock:e2e"
+NAMESPACE="${PADDOCK_E2E_NAMESPACE:-paddock-system}"
+mkdir -p "$STATE_DIR" "$KIND_CACHE/logs"
+
+phase_start=$SECONDS
+timing() { # label: records the seconds since the previous call
+  local now=$SECONDS
+  printf '%-28s %5ss\n' "$1" "$((now - phase_start))" | tee -a "$TIMINGS" >&2
+  phase_start=$now
+}
+
+skip() {
+  echo "skipped: $*"
+  exit 0
+}
+
+# A Docker Engine (started when none runs), or "skipped: <reason>" and exit 0.
+# hack/kind/docker.sh start exits 3 when no engine can run here; any other
+# failure of it is a real one.
+engine_or_skip() {
+  local rc=0 out
+  out="$("$KIND_DIR/docker.sh" start 2>&1)" || rc=$?
+  echo "$out" >&2
+  if [[ $rc -eq 3 ]]; then
+    skip "$(echo "$out" | grep -v '^\[' | tail -n 1)"
+  elif [[ $rc -ne 0 ]]; then
+    die "hack/kind/docker.sh start failed ($rc)"
+  fi
+  eval "$("$KIND_DIR/docker.sh" env)"
+}
+
+tools() {
+  "$HACK_DIR/build-tools.sh" >&2
+  PATH="$(tools_bin_dir):$PATH"
+  export PATH
+}
+
+kubectl_() { kubectl --kubeconfig "$KCFG" "$@"; }
+
+# The node image the last build made is still in the engine.
+warm() {
+  local env image
+  env="$KIND_CACHE/images-$(host_arch).env"
+  [[ -f "$env" ]] || return 1
+  image="$(sed -n 's/^NODE_IMAGE=//p' "$env")"
+  [[ -n "$image" ]] && docker image inspect "$image" >/dev/null 2>&1
+}
+
+cluster_exists() {
+  kind get clusters 2>/dev/null | grep -qx "$KIND_CLUSTER_NAME"
+}
+
+cluster_image() {
+  docker inspect -f '{{.Config.Image}}' "$KIND_CLUSTER_NAME-control-plane" 2>/dev/null || true
+}
+
+load_images() {
+  local nodes
+  # Only the host's architecture: an emulated arm64 worker gets its own images.
+  nodes="$(kind get nodes --name "$KIND_CLUSTER_NAME" | grep -v -- '-arm64' | paste -sd, -)"
+  log "loading images into $nodes"
+  kind load docker-image --name "$KIND_CLUSTER_NAME" --nodes "$nodes" \
+    "$OPERATOR_IMAGE" "$AGENT_LOCAL" "$KWOK_IMAGE" >&2
+  if [[ "$AGENT_LOCAL" != "$AGENT_IMAGE" ]]; then
+    local n
+    for n in ${nodes//,/ }; do
+      docker exec "$n" ctr -n k8s.io images tag --force "$AGENT_LOCAL" "$AGENT_IMAGE" >/dev/null
+    done
+  fi
+}
+
+deploy_kwok() {
+  local dir stages="$STATE_DIR/kwok-stages.yaml" f
+  dir="$(_mod_dir sigs.k8s.io/kwok)/kustomize"
+  # The same Stage documents hack/cluster.sh gives its kwok.
+  : > "$stages"
+  for f in node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
+           pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
+    { echo "---"; cat "$dir/stage/$f"; } >> "$stages"
+  done
+  for f in service_account role role_binding flow_schema; do
+    kubectl_ apply -f "$dir/rbac/$f.yaml" >/dev/null
+  done
+  kubectl_ -n kube-system create configmap kwok --from-file=kwok.yaml="$stages" \
+    --dry-run=client -o yaml | kubectl_ apply -f - >/dev/null
+  sed "s|@KWOK_IMAGE@|$KWOK_IMAGE|" "$KIND_DIR/kwok.yaml" | kubectl_ apply -f - >/dev/null
+  kubectl_ -n kube-system rollout status deployment/kwok-controller --timeout=180s >&2
+}
+
+up() {
+  local t0=$SECONDS
+  tools
+  timing "go tools (kind, helm, kubectl)"
+  "$KIND_DIR/images.sh" "$(host_arch)" >&2
+  # shellcheck disable=SC1090
+  source "$KIND_CACHE/images-$(host_arch).env"
+  timing "kind images"
+  [[ -f "$REPO_ROOT/Dockerfile" ]] || die "no Dockerfile at the repository root to build the operator image from"
+  log "building $OPERATOR_IMAGE (BASE_IMAGE=$PYTHON_IMAGE)"
+  if ! DOCKER_BUILDKIT=0 docker build --build-arg "BASE_IMAGE=$PYTHON_IMAGE" -t "$OPERATOR_IMAGE" \
+      "$REPO_ROOT" > "$KIND_CACHE/logs/build-operator.log" 2>&1; then
+    tail -n 30 "$KIND_CACHE/logs/build-operator.log" >&2
+    die "the operator image did not build; log: $KIND_CACHE/logs/build-operator.log"
+  fi
+  timing "operator image"
+
+  local node_image="${PADDOCK_KIND_NODE_IMAGE:-$NODE_IMAGE}"
+  if cluster_exists && [[ "$(cluster_image)" != "$node_image" ]]; then
+    log "cluster $KIND_CLUSTER_NAME runs $(cluster_image); recreating it with $node_image"
+    kind delete cluster --name "$KIND_CLUSTER_NAME" >&2
+  fi
+  if ! cluster_exists; then
+    log "creating kind cluster $KIND_CLUSTER_NAME from $node_image"
+    kind create cluster --name "$KIND_CLUSTER_NAME" --image "$node_image" \
+      --config "$KIND_DIR/cluster.yaml" --kubeconfig "$KCFG" --wait 5m >&2
+  else
+    kind get kubeconfig --name "$KIND_CLUSTER_NAME" > "$KCFG"
+  fi
+  timing "kind create cluster"
+  load_images
+  timing "kind load docker-image"
+  deploy_kwok
+  timing "kwok"
+  if [[ "${PADDOCK_KIND_ARM64:-0}" == 1 ]]; then
+    "$KIND_DIR/arm64-worker.sh" up >&2 || log "the emulated arm64 worker did not join (an experiment; see its log)"
+    timing "arm64 worker (experiment)"
+  fi
+  kubectl_ get nodes -o wide >&2
+  log "kind e2e cluster up in $((SECONDS - t0))s; eval \"\$(hack/kind-e2e.sh env)\" to use it"
+}
+
+env_lines() {
+  echo "export KUBECONFIG='$KCFG'"
+  echo "export PATH='$(tools_bin_dir)':\"\$PATH\""
+  "$KIND_DIR/docker.sh" env
+}
+
+run_tests() {
+  tools
+  [[ -s "$KCFG" ]] || die "no kind cluster: run hack/kind-e2e.sh up"
+  # shellcheck disable=SC1090
+  source "$KIND_CACHE/images-$(host_arch).env"
+  "$HACK_DIR/venv.sh" >&2
+  local arm64_node=""
+  if [[ -f "$KIND_CACHE/images-arm64.env" ]] && kubectl_ get node "$KIND_CLUSTER_NAME-arm64" >/dev/null 2>&1; then
+    arm64_node="$KIND_CLUSTER_NAME-arm64"
+  fi
+  local rc=0
+  PADDOCK_E2E_KUBECONFIG="$KCFG" \
+  PADDOCK_E2E_IMAGE="$OPERATOR_IMAGE" \
+  PADDOCK_E2E_AGENT_IMAGE="$AGENT_IMAGE" \
+  PADDOCK_E2E_NAMESPACE="$NAMESPACE" \
+  PADDOCK_E2E_ARM64_NODE="$arm64_node" \
+    "$VENV_DIR/bin/python" -m pytest "$REPO_ROOT/tests/e2e" -v -p no:cacheprovider "$@" || rc=$?
+  timing "tests/e2e"
+  return $rc
+}
+
+down() {
+  local rc=0
+  if ! "$KIND_DIR/docker.sh" status >/dev/null 2>&1; then
+    log "no Docker Engine runs: nothing to delete"
+    return 0
+  fi
+  eval "$("$KIND_DIR/docker.sh" env)"
+  tools
+  if cluster_exists; then
+    kind delete cluster --name "$KIND_CLUSTER_NAME" >&2 || rc=$?
+  fi
+  rm -f "$KCFG"
+  "$KIND_DIR/docker.sh" stop >&2 || rc=$?
+  return $rc
+}
+
+status() {
+  "$KIND_DIR/docker.sh" status || return 1
+  eval "$("$KIND_DIR/docker.sh" env)"
+  tools
+  if cluster_exists; then
+    echo "kind cluster $KIND_CLUSTER_NAME ($(cluster_image))"
+    kubectl_ get nodes
+  else
+    echo "no kind cluster $KIND_CLUSTER_NAME"
+    return 1
+  fi
+}
+
+# After `all`, pass or fail: delete the cluster and stop the engine, print timings.
+finish() {
+  local rc=$?
+  trap - EXIT
+  if [[ "${PADDOCK_KIND_KEEP:-0}" != 1 ]]; then
+    down || true
+    timing "down"
+  fi
+  echo "timings (s):" >&2
+  cat "$TIMINGS" >&2
+  if [[ $rc -eq 0 ]]; then log "kind e2e passed"; else log "kind e2e FAILED ($rc)"; fi
+  exit $rc
+}
+
+cmd="${1:-all}"
+[[ $# -gt 0 ]] && shift
+case "$cmd" in
+  all)
+    : > "$TIMINGS"
+    engine_or_skip
+    timing "docker engine"
+    if [[ "${PADDOCK_KIND_ONLY_WARM:-0}" == 1 ]] && ! warm; then
+      "$KIND_DIR/docker.sh" stop >&2
+      skip "PADDOCK_KIND_ONLY_WARM=1 and no cached kind node image (a cold build takes ~35 min)"
+    fi
+    trap finish EXIT
+    up
+    run_tests "$@"
+    ;;
+  up)
+    : > "$TIMINGS"
+    engine_or_skip
+    timing "docker engine"
+    up
+    ;;
+  test)
+    eval "$("$KIND_DIR/docker.sh" env)"
+    run_tests "$@"
+    ;;
+  down) down ;;
+  status) status ;;
+  env) env_lines ;;
+  *) echo "usage: $0 [all|up|test|down|status|env] [pytest args]" >&2; exit 2 ;;
+esac

@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# An experiment: one arm64 kind worker on this x86 machine, under qemu user-mode
+# emulation, joined to the running e2e cluster, so a real kubelet registers a
+# true kubernetes.io/arch=arm64 node and Paddock can place a real arm64 agent
+# container on it.
+#
+#   hack/kind/arm64-worker.sh up      build the arm64 images (cached), start and join the worker
+#   hack/kind/arm64-worker.sh down    remove it (kind delete cluster also does)
+#
+# kind creates all nodes of a cluster from one run and fails the whole cluster
+# when one node fails to join, so this worker is added afterwards, the way kind
+# adds a worker: a privileged container with kind's labels on the kind network,
+# then `kubeadm join`. It is tainted kubernetes.io/arch=arm64:NoSchedule, as
+# Graviton node groups often are, so only what tolerates that lands there.
+# Progress and errors: $PADDOCK_CACHE/kind/logs/arm64-worker.log.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+NODE="$KIND_CLUSTER_NAME-arm64"
+CONTROL_PLANE="$KIND_CLUSTER_NAME-control-plane"
+LOG="$KIND_CACHE/logs/arm64-worker.log"
+mkdir -p "$(dirname "$LOG")"
+
+down() {
+  docker rm -f -v "$NODE" >/dev/null 2>&1 || true
+  if docker inspect "$CONTROL_PLANE" >/dev/null 2>&1; then
+    docker exec "$CONTROL_PLANE" kubectl --kubeconfig=/etc/kubernetes/admin.conf \
+      delete node "$NODE" --ignore-not-found >/dev/null 2>&1 || true
+  fi
+}
+
+wait_for() { # seconds description command...
+  local seconds="$1" what="$2" deadline
+  shift 2
+  deadline=$((SECONDS + seconds))
+  until "$@" >/dev/null 2>&1; do
+    ((SECONDS < deadline)) || { log "timed out after ${seconds}s waiting for $what"; return 1; }
+    sleep 2
+  done
+}
+
+up() {
+  local t0=$SECONDS
+  docker inspect "$CONTROL_PLANE" >/dev/null 2>&1 || die "no kind cluster $KIND_CLUSTER_NAME (hack/kind-e2e.sh up)"
+  PADDOCK_KIND_ARM64=1 "$KIND_DIR/docker.sh" install
+  "$KIND_DIR/images.sh" arm64 >&2
+  # shellcheck disable=SC1090
+  source "$KIND_CACHE/images-arm64.env"
+  log "arm64 images ready in $((SECONDS - t0))s"
+
+  down
+  local t1=$SECONDS cp_ip
+  cp_ip="$(docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$CONTROL_PLANE")"
+  # kind's own `docker run` flags for a node (pkg/cluster/internal/providers/docker),
+  # plus a hosts entry for the control plane: under qemu-user, the node's
+  # iptables-nft cannot talk nf_tables netlink, so kind's entrypoint picks legacy
+  # mode, cannot carry Docker's DNS rules over to the gateway address it writes
+  # into resolv.conf, and names do not resolve in the node.
+  docker run --platform linux/arm64 --name "$NODE" --hostname "$NODE" \
+    --add-host "$CONTROL_PLANE:$cp_ip" \
+    --label io.x-k8s.kind.cluster="$KIND_CLUSTER_NAME" --label io.x-k8s.kind.role=worker \
+    --privileged --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
+    --tmpfs /tmp --tmpfs /run --volume /var --volume /lib/modules:/lib/modules:ro \
+    --detach --tty --net kind --restart=on-failure:1 --init=false --cgroupns=private \
+    "$NODE_IMAGE" >/dev/null
+  wait_for 600 "systemd in $NODE" docker exec "$NODE" systemctl is-active containerd.service \
+    || { docker logs "$NODE" 2>&1 | tail -n 20 >&2; return 1; }
+  log "node container up (systemd, containerd) in $((SECONDS - t1))s"
+  docker exec "$NODE" systemctl is-system-running >&2 || true
+  docker exec "$NODE" systemctl --failed --no-legend --plain >&2 || true
+  docker exec "$NODE" uname -m >&2
+
+  local ip join token hash
+  ip="$(docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$NODE")"
+  join="$(docker exec "$CONTROL_PLANE" kubeadm token create --ttl 30m --print-join-command)"
+  token="$(sed -E 's/.*--token ([^ ]+).*/\1/' <<< "$join")"
+  hash="$(sed -E 's/.*--discovery-token-ca-cert-hash ([^ ]+).*/\1/' <<< "$join")"
+  docker exec -i "$NODE" cp /dev/stdin /kind/kubeadm.conf <<YAML
+apiVersion: kubeadm.k8s.io/v1beta4
+kind: JoinConfiguration
+nodeRegistration:
+  criSocket: unix:///run/containerd/containerd.sock
+  kubeletExtraArgs:
+  - name: node-ip
+    value: "$ip"
+  - name: provider-id
+    value: "kind://docker/$KIND_CLUSTER_NAME/$NODE"
+  - name: node-labels
+    value: "paddock.dev/e2e-node=arm64-emulated"
+  taints:
+  - key: kubernetes.io/arch
+    value: arm64
+    effect: NoSchedule
+discovery:
+  bootstrapToken:
+    apiServerEndpoint: "$CONTROL_PLANE:6443"
+    token: "$token"
+    caCertHashes: ["$hash"]
+  timeout: 10m0s
+YAML
+  local t2=$SECONDS
+  log "kubeadm join (emulated arm64; slow)"
+  if ! docker exec "$NODE" kubeadm join --config /kind/kubeadm.conf --skip-phases=preflight --v=1 >> "$LOG" 2>&1; then
+    tail -n 20 "$LOG" >&2
+    docker exec "$NODE" journalctl -u kubelet --no-pager 2>&1 | tail -n 20 >&2 || true
+    return 1
+  fi
+  log "joined in $((SECONDS - t2))s"
+
+  # The arm64 agent image, under the name the tests use.
+  docker save "$AGENT_LOCAL" | docker exec -i "$NODE" ctr -n k8s.io images import --all-platforms - >/dev/null
+  docker exec "$NODE" ctr -n k8s.io images tag --force "$AGENT_LOCAL" "$AGENT_IMAGE" >/dev/null
+
+  local kc=(docker exec "$CONTROL_PLANE" kubectl --kubeconfig=/etc/kubernetes/admin.conf)
+  wait_for 900 "$NODE Ready" bash -c \
+    "docker exec '$CONTROL_PLANE' kubectl --kubeconfig=/etc/kubernetes/admin.conf get node '$NODE' -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}' | grep -qx True" \
+    || { "${kc[@]}" describe node "$NODE" | tail -n 30 >&2; "${kc[@]}" get pods -A -o wide --field-selector spec.nodeName="$NODE" >&2; return 1; }
+  "${kc[@]}" get node "$NODE" -L kubernetes.io/arch -o wide >&2
+  log "arm64 worker $NODE Ready in $((SECONDS - t1))s (images: $((t1 - t0))s)"
+}
+
+case "${1:-}" in
+  up) up 2>&1 | tee -a "$LOG" >&2; exit "${PIPESTATUS[0]}" ;;
+  down) down ;;
+  *) echo "usage: $0 up|down" >&2; exit 2 ;;
+esac

@@ -1,0 +1,183 @@
+"""Fixtures for the kind end-to-end suite.
+
+The cluster is the one `hack/kind-e2e.sh up` makes (kind nodes from locally
+built images, kwok simulating Graviton nodes inside it); the script runs this
+suite with PADDOCK_E2E_KUBECONFIG and the image names set. Without them the
+suite skips, saying how to run it: it needs Docker, which the rest of the tests
+do not.
+
+The Helm install is part of the suite, not of the script: `paddock_release`
+installs the chart from charts/paddock with the locally built operator image and
+waits for the operator to be Ready, so a broken chart or image fails here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.cluster import REPO_ROOT, Cluster
+from tests.support.paddock import Ground
+from tests.support.waiting import wait_for
+
+RELEASE = "paddock"
+
+
+@dataclass(frozen=True)
+class Release:
+    """The Helm release of Paddock in the kind cluster."""
+
+    cluster: Cluster
+    namespace: str
+    name: str
+    image: str
+
+    @property
+    def deployment(self) -> str:
+        return self.name  # the chart's fullname for release "paddock"
+
+    def operator_pods(self) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = self.cluster.get_json(
+            "pods",
+            "-n",
+            self.namespace,
+            "-l",
+            f"app.kubernetes.io/instance={self.name},app.kubernetes.io/component=operator",
+        )["items"]
+        return [p for p in items if not p["metadata"].get("deletionTimestamp")]
+
+    def operator_pod(self) -> dict[str, Any]:
+        pods = self.operator_pods()
+        assert len(pods) == 1, f"expected one operator pod, found {len(pods)}"
+        return pods[0]
+
+    def metrics(self) -> str:
+        """/metrics of the operator pod, through the API server's pod proxy."""
+        pod = self.operator_pod()["metadata"]["name"]
+        return self.cluster.kubectl(
+            "get", "--raw", f"/api/v1/namespaces/{self.namespace}/pods/{pod}:8080/proxy/metrics"
+        ).stdout
+
+    def logs(self) -> str:
+        pod = self.operator_pod()["metadata"]["name"]
+        return self.cluster.kubectl("logs", "-n", self.namespace, pod, check=False).stdout
+
+
+def _env(name: str) -> str:
+    value = os.environ.get(name, "")
+    if not value:
+        pytest.skip(f"{name} is not set: the kind e2e suite runs through hack/kind-e2e.sh")
+    return value
+
+
+@pytest.fixture(scope="session")
+def kind_cluster() -> Cluster:
+    kubeconfig = Path(_env("PADDOCK_E2E_KUBECONFIG"))
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip('kubectl is not on PATH (eval "$(hack/kind-e2e.sh env)")')
+    cluster = Cluster(kubeconfig=kubeconfig, kubectl_path=kubectl)
+    cluster.kubectl("get", "--raw", "/readyz")
+    return cluster
+
+
+@pytest.fixture(scope="session")
+def agent_image() -> str:
+    return _env("PADDOCK_E2E_AGENT_IMAGE")
+
+
+@pytest.fixture(scope="session")
+def paddock_release(kind_cluster: Cluster) -> Release:
+    image = _env("PADDOCK_E2E_IMAGE")
+    namespace = os.environ.get("PADDOCK_E2E_NAMESPACE", "paddock-system")
+    helm = shutil.which("helm")
+    assert helm, "helm is not on PATH"
+    repository, _, tag = image.rpartition(":")
+    args = [
+        helm,
+        "upgrade",
+        "--install",
+        RELEASE,
+        str(REPO_ROOT / "charts" / "paddock"),
+        f"--kubeconfig={kind_cluster.kubeconfig}",
+        "--namespace",
+        namespace,
+        "--create-namespace",
+        "--set",
+        f"image.repository={repository}",
+        "--set",
+        f"image.tag={tag}",
+        # Loaded with `kind load docker-image`; there is no registry to pull from.
+        "--set",
+        "image.pullPolicy=Never",
+        # The operator runs on a real kind node (amd64 here), never on a kwok node.
+        "--set",
+        "nodeSelector.kubernetes\\.io/arch=amd64",
+        "--wait",
+        "--timeout",
+        "5m",
+        # More values, e.g. "-f charts/paddock/ci/ha-values.yaml".
+        *shlex.split(os.environ.get("PADDOCK_E2E_HELM_ARGS", "")),
+    ]
+    result = subprocess.run(args, capture_output=True, text=True, timeout=360)
+    if result.returncode != 0:
+        events = kind_cluster.kubectl(
+            "get", "events", "-n", namespace, "--sort-by=.lastTimestamp", check=False
+        ).stdout
+        logs = kind_cluster.kubectl(
+            "logs", "-n", namespace, f"deployment/{RELEASE}", "--tail=15", check=False
+        ).stdout
+        previous = kind_cluster.kubectl(
+            "logs", "-n", namespace, f"deployment/{RELEASE}", "--previous", "--tail=15", check=False
+        ).stdout
+        raise AssertionError(
+            f"helm install failed:\n{result.stderr}\nevents:\n{events}\n"
+            f"operator log:\n{logs}\nprevious operator log:\n{previous}"
+        )
+    release = Release(cluster=kind_cluster, namespace=namespace, name=RELEASE, image=image)
+    wait_for(
+        lambda: (
+            kind_cluster.get_json("deployment", release.deployment, "-n", namespace)["status"].get(
+                "readyReplicas"
+            )
+            == 1
+        ),
+        timeout=180,
+        what="the operator Deployment Ready",
+    )
+    return release
+
+
+@pytest.fixture
+def ground(kind_cluster: Cluster, paddock_release: Release) -> Iterator[Ground]:
+    """A namespace of its own plus this test's kwok nodes, pools and budgets."""
+    namespace = f"e2e-{uuid.uuid4().hex[:6]}"
+    kind_cluster.kubectl("create", "namespace", namespace)
+    g = Ground(cluster=kind_cluster, namespace=namespace)
+    try:
+        yield g
+    finally:
+        g.cleanup()
+        kind_cluster.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
+
+
+def real_nodes(cluster: Cluster) -> list[dict[str, Any]]:
+    """The kind nodes: real kubelets, not kwok's simulated nodes."""
+    items: list[dict[str, Any]] = cluster.get_json("nodes")["items"]
+    return [
+        n for n in items if n["metadata"].get("annotations", {}).get("kwok.x-k8s.io/node") != "fake"
+    ]
+
+
+def dump(obj: Any) -> str:
+    return json.dumps(obj, indent=1, sort_keys=True)[:4000]
