@@ -45,7 +45,11 @@ LABEL org.opencontainers.image.title="paddock" \
 # PYTHONDONTWRITEBYTECODE: the root filesystem is read-only in the pod (the .pyc
 # files were compiled at install time). MALLOC_ARENA_MAX: fewer glibc arenas keep
 # the RSS of a threaded Python process down (target: <= 300 MiB at 5,000 nodes).
+# USER: uid 65532 has no /etc/passwd entry, and kopf names itself with
+# getpass.getuser(), which reads $USER before it asks the passwd database
+# (found by tests/e2e: without it the pod crash-loops with a KeyError).
 ENV PATH=/opt/paddock/bin:$PATH \
+    USER=paddock \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     MALLOC_ARENA_MAX=2
