@@ -57,7 +57,11 @@ class OperatorProcess:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        wait_for(self.ready, timeout=timeout, what=f"operator readiness (log: {self.log_path})")
+        try:
+            wait_for(self.ready, timeout=timeout, what=f"operator readiness (log: {self.log_path})")
+        except BaseException:
+            self.stop()  # an operator that never became ready must not outlive the test run
+            raise
 
     def ready(self) -> bool:
         if self.process is None or self.process.poll() is not None:
