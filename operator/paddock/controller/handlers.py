@@ -2,6 +2,8 @@
 
 Handlers stay thin: an index function turns one object into a small tuple;
 an event handler pokes the scheduling loop. No handler makes a decision.
+kopf watches what is small (Paddock's objects, its Deployments, namespaces);
+nodes and pods, the big kinds, are list-watched compactly (`listwatch.py`).
 """
 
 from __future__ import annotations
@@ -26,31 +28,6 @@ def _runtime(memo: Any) -> Runtime:
 
 
 # ------------------------------------------------------------------ indexes
-@kopf.index("nodes")
-async def paddock_nodes(body: kopf.Body, name: str, memo: kopf.Memo, **_: Any) -> Any:
-    _runtime(memo).loop.poke("node")
-    return {name: observed.node_facts(body)}
-
-
-@kopf.index("pods", field="spec.nodeName", value=kopf.PRESENT)
-async def paddock_pod_usage(body: kopf.Body, spec: kopf.Spec, **_: Any) -> Any:
-    """CPU and memory requests of every bound, non-terminal pod, keyed by node."""
-    if observed.is_terminal(body):
-        return None
-    return {spec["nodeName"]: observed.pod_usage(body)}
-
-
-@kopf.index("pods", labels={WORKLOAD_LABEL: kopf.PRESENT})
-async def paddock_agent_pods(
-    body: kopf.Body, namespace: str | None, labels: kopf.Labels, memo: kopf.Memo, **_: Any
-) -> Any:
-    """Paddock's own pods, keyed by "namespace/workload"."""
-    if observed.is_terminal(body):
-        return None
-    _runtime(memo).loop.poke("pod")
-    return {f"{namespace}/{labels[WORKLOAD_LABEL]}": observed.agent_pod(body)}
-
-
 @kopf.index("apps", "v1", "deployments", labels={WORKLOAD_LABEL: kopf.PRESENT})
 async def paddock_deployments(body: kopf.Body, memo: kopf.Memo, **_: Any) -> Any:
     facts = observed.deployment_facts(body)
@@ -89,14 +66,15 @@ async def paddock_workloads(
 # ------------------------------------------------------------------ triggers
 # Indexes see creations and changes; deletions only reach event handlers.
 # kopf calls event handlers only once every index is fully listed, so the
-# first call also tells the loop that the snapshot is complete.
+# first call also says that kopf's part of the snapshot is complete. Namespaces
+# are watched for that too: every cluster has some, even with no Paddock object.
 def _deleted(event: kopf.RawEvent, **_: Any) -> bool:
     return event.get("type") == "DELETED"
 
 
 async def _poke(memo: kopf.Memo, resource: kopf.Resource, **_: Any) -> None:
     runtime = _runtime(memo)
-    runtime.loop.indexes_ready.set()
+    runtime.kopf_listed.set()
     runtime.loop.poke(resource.plural)
 
 
@@ -104,10 +82,9 @@ for _args in (
     (GROUP, VERSION, "agentworkloads"),
     (GROUP, VERSION, "corebudgets"),
     (GROUP, VERSION, "corepools"),
-    ("nodes",),
+    ("namespaces",),
 ):
     kopf.on.event(*_args, id=f"poke-{_args[-1]}")(_poke)
-kopf.on.event("pods", id="poke-pods-deleted", when=_deleted)(_poke)
 kopf.on.event(
     "apps",
     "v1",
@@ -119,6 +96,24 @@ kopf.on.event(
 
 
 # ------------------------------------------------------------------ life cycle
+class NoDiffBase(kopf.DiffBaseStorage):
+    """A diff base that keeps and builds nothing.
+
+    kopf builds one (a deep copy of the body) on every event, for on.create/update
+    handlers to diff against; Paddock has none, and the copies were 17% of the
+    operator's main thread under load (docs/benchmarks.md, finding 3).
+    """
+
+    def build(self, *, body: kopf.Body, extra_fields: Any = None) -> Any:
+        return kopf.BodyEssence()
+
+    def fetch(self, *, body: kopf.Body) -> Any:
+        return None
+
+    def store(self, *, body: kopf.Body, patch: kopf.Patch, essence: Any) -> None:
+        return None
+
+
 @kopf.on.startup()
 async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     # Our own Lease decides who schedules (see leadership.py); kopf's peering is off.
@@ -128,6 +123,10 @@ async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     # Paddock posts its own Events; kopf's per-handler events would be noise.
     settings.posting.level = logging.ERROR
     settings.watching.server_timeout = 300
+    # Initial lists in pages, never one giant response.
+    settings.watching.chunk_size = 500
+    # kopf deep-copies every body into a diff base for change handlers; Paddock has none.
+    settings.persistence.diffbase_storage = NoDiffBase()
     settings.watching.client_timeout = 330
     # No settings.batching.worker_limit: kopf parks one worker per listed object
     # until every index is filled, so a limit below the object count deadlocks the
@@ -140,12 +139,14 @@ async def start_loop(memo: kopf.Memo, **kwargs: Any) -> None:
     runtime.bind_indexes(kwargs)
     memo["loop_task"] = asyncio.create_task(runtime.loop.run(), name="paddock-scheduling-loop")
     memo["lease_task"] = asyncio.create_task(runtime.keep_lease(), name="paddock-lease")
+    memo["watch_task"] = asyncio.create_task(runtime.start_watches(), name="paddock-watches")
 
 
 @kopf.on.cleanup()
 async def stop_loop(memo: kopf.Memo, **_: Any) -> None:
-    for name in ("loop_task", "lease_task"):
+    for name in ("loop_task", "lease_task", "watch_task"):
         task = memo.get(name)
         if task is not None:
             task.cancel()
+    _runtime(memo).stop_watches()
     await asyncio.to_thread(_runtime(memo).elector.release)

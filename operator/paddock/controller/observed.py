@@ -1,13 +1,15 @@
-"""What Paddock knows of the cluster: kopf indexes holding small tuples.
+"""What Paddock keeps of each object it watches: small tuples, never whole bodies.
 
-kopf does all the watching. Each index function turns one object into a
-compact value (never the whole body), so 50,000 pods cost little memory and a
-scheduling cycle reads plain tuples. Every index function also pokes the
-scheduling loop: the loop, not the handler, decides what to do.
+Each function here turns one API object into a compact value: the kopf index
+functions (handlers.py) use them for Paddock's objects, Deployments and
+namespaces, the node and pod list-watches (listwatch.py) for the big kinds, and
+the kubectl plugin for a one-off list. So 50,000 pods cost little memory and a
+scheduling cycle reads plain tuples.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
@@ -23,13 +25,6 @@ class NodeFacts(NamedTuple):
     """Ready, not cordoned and without a NoExecute taint from the node lifecycle controller."""
 
 
-class PodUsage(NamedTuple):
-    """What one pod takes from its node, as kube-scheduler counts it."""
-
-    cpu_millicores: int
-    memory: int
-
-
 class AgentPod(NamedTuple):
     """One of Paddock's own pods: where it runs and whether it serves."""
 
@@ -40,6 +35,17 @@ class AgentPod(NamedTuple):
     cpu_millicores: int
     """The first container's CPU request (the one Paddock sets): a pod of an older shape
     (coresPerReplica changed) is being replaced and holds no admission."""
+
+
+class PodRecord(NamedTuple):
+    """All Paddock keeps of one bound, non-terminal pod (of 50,000: a few hundred bytes each)."""
+
+    node: str
+    cpu_millicores: int
+    memory: int
+    workload: str | None
+    """"namespace/workload" for Paddock's own pods, else None."""
+    agent: AgentPod | None
 
 
 class DeploymentFacts(NamedTuple):
@@ -84,7 +90,8 @@ def node_facts(body: Mapping[str, Any]) -> NodeFacts:
         conditions.get("Ready") == "True" and not spec.get("unschedulable") and not tainted
     )
     return NodeFacts(
-        labels=dict(metadata.get("labels") or {}),
+        # Interned: thousands of nodes share a few dozen label keys and values.
+        labels={sys.intern(k): sys.intern(v) for k, v in (metadata.get("labels") or {}).items()},
         allocatable_millicores=parse_cpu_millicores(allocatable.get("cpu", "0")),
         allocatable_memory=parse_memory_bytes(str(allocatable.get("memory", "0"))),
         schedulable=schedulable,
@@ -129,11 +136,6 @@ def main_container_cpu(spec: Mapping[str, Any]) -> int:
     return parse_cpu_millicores(requests.get("cpu", "0"))
 
 
-def pod_usage(body: Mapping[str, Any]) -> PodUsage:
-    cpu, memory = pod_requests(body.get("spec") or {})
-    return PodUsage(cpu_millicores=cpu, memory=memory)
-
-
 def agent_pod(body: Mapping[str, Any]) -> AgentPod:
     metadata = body.get("metadata") or {}
     status = body.get("status") or {}
@@ -144,6 +146,25 @@ def agent_pod(body: Mapping[str, Any]) -> AgentPod:
         ready=conditions.get("Ready") == "True",
         terminating=metadata.get("deletionTimestamp") is not None,
         cpu_millicores=main_container_cpu(body.get("spec") or {}),
+    )
+
+
+def pod_record(body: Mapping[str, Any]) -> PodRecord | None:
+    """What a pod takes from its node, or None when it takes nothing (unbound or finished)."""
+    spec = body.get("spec") or {}
+    node = spec.get("nodeName")
+    if not node or is_terminal(body):
+        return None
+    metadata = body.get("metadata") or {}
+    workload = (metadata.get("labels") or {}).get(WORKLOAD_LABEL)
+    key = f"{metadata.get('namespace')}/{workload}" if workload else None
+    cpu, memory = pod_requests(spec)
+    return PodRecord(
+        node=sys.intern(node),
+        cpu_millicores=cpu,
+        memory=memory,
+        workload=key,
+        agent=agent_pod(body) if key else None,
     )
 
 

@@ -1,11 +1,11 @@
-"""Everything one operator process holds: clients, indexes, the loop and the Lease."""
+"""Everything one operator process holds: clients, indexes, watches, the loop and the Lease."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from kubernetes import client
@@ -13,16 +13,16 @@ from kubernetes import client
 from paddock.controller import metrics
 from paddock.controller.applier import Applier, Clients
 from paddock.controller.leadership import LeaseElector
+from paddock.controller.listwatch import ListWatch
 from paddock.controller.loop import SchedulingLoop
+from paddock.controller.nodepods import NodesAndPods
+from paddock.controller.observed import NodeFacts, PodRecord, node_facts, pod_record
 from paddock.controller.snapshot import ClusterState, SnapshotBuilder
 from paddock.planner import Plan, plan
 
 log = logging.getLogger("paddock.runtime")
 
 INDEX_NAMES = {
-    "paddock_nodes": "nodes",
-    "paddock_pod_usage": "pod_usage",
-    "paddock_agent_pods": "agent_pods",
     "paddock_deployments": "deployments",
     "paddock_namespaces": "namespaces",
     "paddock_pools": "pools",
@@ -30,6 +30,9 @@ INDEX_NAMES = {
     "paddock_workloads": "workloads",
 }
 """kopf index function name -> SnapshotBuilder attribute."""
+
+POD_SELECTOR = "spec.nodeName!=,status.phase!=Succeeded,status.phase!=Failed"
+"""Only pods that hold resources on a node; a pod that finishes leaves it (a DELETED event)."""
 
 
 def plan_state(state: ClusterState) -> Plan:
@@ -42,6 +45,9 @@ class Runtime:
     applier: Applier
     elector: LeaseElector
     loop: SchedulingLoop[ClusterState, Plan]
+    watches: tuple[ListWatch[NodeFacts], ListWatch[PodRecord]]
+    kopf_listed: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set by the first kopf event handler call: kopf has filled its indexes."""
 
     @classmethod
     def create(cls, api: client.ApiClient, lease_namespace: str) -> Runtime:
@@ -55,7 +61,27 @@ class Runtime:
             apply=applier.apply,
             is_leader=lambda: elector.is_leader,
         )
-        return cls(builder=builder, applier=applier, elector=elector, loop=loop)
+        return cls(
+            builder=builder,
+            applier=applier,
+            elector=elector,
+            loop=loop,
+            watches=node_and_pod_watches(builder.nodes_and_pods, loop.poke, client.CoreV1Api(api)),
+        )
+
+    async def start_watches(self) -> None:
+        """Start the node and pod watches; the loop runs once they and kopf have listed."""
+        running = asyncio.get_running_loop()
+        for watch in self.watches:
+            watch.start(running)
+        await self.kopf_listed.wait()
+        for watch in self.watches:
+            await watch.listed.wait()
+        self.loop.indexes_ready.set()
+
+    def stop_watches(self) -> None:
+        for watch in self.watches:
+            watch.stop()
 
     def bind_indexes(self, kwargs: Mapping[str, Any]) -> None:
         """Give the builder kopf's live index objects (passed to startup handlers by name)."""
@@ -82,3 +108,44 @@ class Runtime:
                 ):
                     gauge.clear()
             await asyncio.sleep(every)
+
+
+def node_and_pod_watches(
+    store: NodesAndPods, poke: Callable[[str], None], core: client.CoreV1Api
+) -> tuple[ListWatch[NodeFacts], ListWatch[PodRecord]]:
+    """Nodes poke the loop on every change. Pods poke it when they are Paddock's own or when
+    they leave (freed cores); other pods arriving are read by the next cycle anyway."""
+
+    def put_node(name: str, facts: NodeFacts | None) -> None:
+        store.put_node(name, facts)
+        poke("node")
+
+    def put_pod(uid: str, record: PodRecord | None) -> None:
+        store.put_pod(uid, record)
+        if record is None or record.workload is not None:
+            poke("pod")
+
+    def replace_pods(records: dict[str, PodRecord]) -> None:
+        store.replace_pods(records.items())
+        poke("pods listed")
+
+    def replace_nodes(records: dict[str, NodeFacts]) -> None:
+        store.replace_nodes(records)
+        poke("nodes listed")
+
+    nodes = ListWatch[NodeFacts](
+        kind="nodes",
+        call=core.list_node,
+        compact=lambda body: (body["metadata"]["name"], node_facts(body)),
+        replace=replace_nodes,
+        put=put_node,
+    )
+    pods = ListWatch[PodRecord](
+        kind="pods",
+        call=core.list_pod_for_all_namespaces,
+        compact=lambda body: (body["metadata"]["uid"], pod_record(body)),
+        replace=replace_pods,
+        put=put_pod,
+        field_selector=POD_SELECTOR,
+    )
+    return nodes, pods

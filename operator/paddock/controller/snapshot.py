@@ -1,9 +1,11 @@
-"""From kopf indexes to the planner's Snapshot, plus what the applier needs beside it.
+"""From what the operator observed to the planner's Snapshot, plus what the applier needs.
 
 The planner takes plain data; this module is the only place that reads the
-indexes. It validates every Paddock object with the same pydantic models that
-generate the CRDs, so an object the API server let through but the operator
-cannot use (e.g. written before a CRD upgrade) is reported, not fatal.
+observations: kopf indexes for Paddock's objects, Deployments and namespaces,
+and `NodesAndPods` (compact records with per-node sums) for nodes and pods.
+It validates every Paddock object with the same pydantic models that generate
+the CRDs, so an object the API server let through but the operator cannot use
+(e.g. written before a CRD upgrade) is reported, not fatal.
 Parsed specs are cached by (uid, generation): 10,000 workloads are parsed once,
 not every cycle.
 """
@@ -26,13 +28,8 @@ from paddock.api import (
     describe_errors,
 )
 from paddock.controller.labels import ARCH_LABEL, INSTANCE_TYPE_LABEL, ZONE_LABEL
-from paddock.controller.observed import (
-    AgentPod,
-    DeploymentFacts,
-    NodeFacts,
-    ObjectFacts,
-    PodUsage,
-)
+from paddock.controller.nodepods import NodesAndPods
+from paddock.controller.observed import DeploymentFacts, ObjectFacts
 from paddock.controller.status import PoolMeasures
 from paddock.planner import Budget, Node, Pool, Snapshot, Workload
 
@@ -116,11 +113,9 @@ def parse_timestamp(value: str) -> float:
 
 @dataclass
 class SnapshotBuilder:
-    """Reads the kopf indexes (bound at startup) and builds a ClusterState."""
+    """Reads the kopf indexes (bound at startup) and the node/pod records; builds a ClusterState."""
 
-    nodes: IndexLike = field(default_factory=dict)
-    pod_usage: IndexLike = field(default_factory=dict)
-    agent_pods: IndexLike = field(default_factory=dict)
+    nodes_and_pods: NodesAndPods = field(default_factory=NodesAndPods)
     deployments: IndexLike = field(default_factory=dict)
     namespaces: IndexLike = field(default_factory=dict)
     pools: IndexLike = field(default_factory=dict)
@@ -149,13 +144,6 @@ class SnapshotBuilder:
             ((name, p) for name, p in pools.items() if p.spec is not None),
             key=lambda item: (-item[1].spec.weight, item[0]),  # type: ignore[union-attr]
         )
-        used: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-        for node_name, usage in _values(self.pod_usage):
-            assert isinstance(usage, PodUsage)
-            totals = used[node_name]
-            totals[0] += usage.cpu_millicores
-            totals[1] += usage.memory
-
         nodes: list[Node] = []
         node_pool: dict[str, str] = {}
         pool_stats: dict[str, dict[str, Any]] = {
@@ -170,8 +158,8 @@ class SnapshotBuilder:
             }
             for name, _ in usable_pools
         }
-        for node_name, facts in _values(self.nodes):
-            assert isinstance(facts, NodeFacts)
+        used = self.nodes_and_pods.usage
+        for node_name, facts in self.nodes_and_pods.nodes.items():
             pool_name = next(
                 (name for name, p in usable_pools if p.spec.node_selector.matches(facts.labels)),  # type: ignore[union-attr]
                 None,
@@ -235,14 +223,14 @@ class SnapshotBuilder:
 
         shape = {key: w.spec.cores_per_replica * 1000 for key, w in workloads.items() if w.spec}
         placed_by_workload: dict[str, Counter[str]] = defaultdict(Counter)
-        for workload_key, pod in _values(self.agent_pods):
-            assert isinstance(pod, AgentPod)
-            if (
-                pod.node in node_pool
-                and not pod.terminating
-                and pod.cpu_millicores == shape.get(workload_key)
-            ):
-                placed_by_workload[workload_key][pod.node] += 1
+        for workload_key, pods in self.nodes_and_pods.agent_pods.items():
+            for pod in pods.values():
+                if (
+                    pod.node in node_pool
+                    and not pod.terminating
+                    and pod.cpu_millicores == shape.get(workload_key)
+                ):
+                    placed_by_workload[workload_key][pod.node] += 1
 
         planner_workloads = []
         for key, workload in workloads.items():

@@ -1,8 +1,9 @@
 """Reading the cluster (list calls only) into the operator's own indexes and snapshot.
 
-Each object goes through the same function the operator's kopf index uses (`observed.*`), keyed
-the same way as `controller/handlers.py` keys its indexes, and `SnapshotBuilder` turns the
-indexes into the planner's Snapshot. So the plugin plans exactly what the operator plans.
+Each object goes through the same function the operator uses (`observed.*`), kept the same way:
+Paddock's objects, Deployments and namespaces keyed as `controller/handlers.py` keys its kopf
+indexes, nodes and pods in the operator's `NodesAndPods`; `SnapshotBuilder` turns them into the
+planner's Snapshot. So the plugin plans exactly what the operator plans.
 """
 
 from __future__ import annotations
@@ -22,14 +23,12 @@ from kubernetes.client.exceptions import ApiException
 from paddock import GROUP, VERSION
 from paddock.controller import observed
 from paddock.controller.labels import WORKLOAD_LABEL
+from paddock.controller.nodepods import NodesAndPods
 from paddock.controller.snapshot import ClusterState, SnapshotBuilder
 
 from .explain import EventLine
 
 INDEXES = (
-    "nodes",
-    "pod_usage",
-    "agent_pods",
     "deployments",
     "namespaces",
     "pools",
@@ -162,18 +161,12 @@ def state_from_objects(
     def put(index: str, key: Any, value: Any) -> None:
         indexes[index].setdefault(key, []).append(value)
 
-    for body in nodes:
-        put("nodes", body["metadata"]["name"], observed.node_facts(body))
+    nodes_and_pods = NodesAndPods()
+    nodes_and_pods.replace_nodes({b["metadata"]["name"]: observed.node_facts(b) for b in nodes})
     for body in pods:
-        if observed.is_terminal(body):
-            continue
-        node = (body.get("spec") or {}).get("nodeName")
-        if node:
-            put("pod_usage", node, observed.pod_usage(body))
         metadata = body.get("metadata") or {}
-        workload = (metadata.get("labels") or {}).get(WORKLOAD_LABEL)
-        if workload:
-            put("agent_pods", f"{metadata.get('namespace')}/{workload}", observed.agent_pod(body))
+        uid = metadata.get("uid") or f"{metadata.get('namespace')}/{metadata.get('name')}"
+        nodes_and_pods.put_pod(uid, observed.pod_record(body))
     for body in deployments:
         facts = observed.deployment_facts(body)
         if facts is not None:
@@ -186,12 +179,14 @@ def state_from_objects(
             item = observed.object_facts(body)
             key = f"{item.namespace}/{item.name}" if item.namespace else item.name
             put(index, key, item)
-    return build_state(indexes)
+    return build_state(indexes, nodes_and_pods)
 
 
-def build_state(indexes: Mapping[str, Mapping[Any, list[Any]]]) -> ClusterState:
-    """The operator's SnapshotBuilder over plain dict-of-list indexes."""
-    builder = SnapshotBuilder()
+def build_state(
+    indexes: Mapping[str, Mapping[Any, list[Any]]], nodes_and_pods: NodesAndPods
+) -> ClusterState:
+    """The operator's SnapshotBuilder over plain dict-of-list indexes and node/pod records."""
+    builder = SnapshotBuilder(nodes_and_pods=nodes_and_pods)
     for name in INDEXES:
         setattr(builder, name, indexes.get(name, {}))
     return builder.build()
