@@ -7,6 +7,17 @@
 #   hack/kind/arm64-worker.sh up      build the arm64 images (cached), start and join the worker
 #   hack/kind/arm64-worker.sh down    remove it (kind delete cluster also does)
 #
+# Two kinds of worker (PADDOCK_ARM64_MODE):
+# - hybrid (default): the host's node image with the Go-built arm64 kubelet in
+#   place of the amd64 one. The kubelet runs under qemu and registers the node
+#   with its own GOARCH (kubernetes.io/arch=arm64); containerd, the runc shim
+#   and runc stay native, and a container's arm64 binaries run through
+#   binfmt_misc (qemu-aarch64). The arm64 agent image carries arm64 binaries;
+#   its config says amd64 so the native containerd unpacks it.
+# - full: a node image built entirely for arm64 (arm64 debootstrap, Debian's
+#   arm64 containerd and runc, arm64 kubelet/kubeadm/kube-proxy/kindnet-lite).
+#   It boots and joins, but no pod starts: see docs/development.md.
+#
 # kind creates all nodes of a cluster from one run and fails the whole cluster
 # when one node fails to join, so this worker is added afterwards, the way kind
 # adds a worker: a privileged container with kind's labels on the kind network,
@@ -17,6 +28,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 NODE="$KIND_CLUSTER_NAME-arm64"
+MODE="${PADDOCK_ARM64_MODE:-hybrid}"
 CONTROL_PLANE="$KIND_CLUSTER_NAME-control-plane"
 LOG="$KIND_CACHE/logs/arm64-worker.log"
 mkdir -p "$(dirname "$LOG")"
@@ -43,10 +55,38 @@ up() {
   local t0=$SECONDS
   docker inspect "$CONTROL_PLANE" >/dev/null 2>&1 || die "no kind cluster $KIND_CLUSTER_NAME (hack/kind-e2e.sh up)"
   PADDOCK_KIND_ARM64=1 "$KIND_DIR/docker.sh" install
-  "$KIND_DIR/images.sh" arm64 >&2
-  # shellcheck disable=SC1090
-  source "$KIND_CACHE/images-arm64.env"
-  log "arm64 images ready in $((SECONDS - t0))s"
+  local platform=linux/arm64 agent_for_node
+  if [[ "$MODE" == full ]]; then
+    "$KIND_DIR/images.sh" arm64 >&2
+    # shellcheck disable=SC1090
+    source "$KIND_CACHE/images-arm64.env"
+    agent_for_node="$AGENT_LOCAL"
+  else
+    "$KIND_DIR/images.sh" arm64 agent >&2
+    "$KIND_DIR/build-bins.sh" arm64 kubelet >&2
+    # shellcheck disable=SC1090
+    source "$KIND_CACHE/images-$(host_arch).env"
+    # shellcheck disable=SC1090
+    source "$KIND_CACHE/agent-arm64.env"  # after: its AGENT_LOCAL is the arm64 one
+    platform="linux/$(host_arch)"
+    local host_node="$NODE_IMAGE" kubelet k ctx
+    kubelet="$(kind_bin_dir arm64)/kubelet"
+    k="$( { docker image inspect -f '{{.Id}}' "$host_node"; stat -c '%s %Y' "$kubelet"; } | sha256sum | cut -c1-12)"
+    NODE_IMAGE="$LOCAL_REPO/kind-node-arm64-kubelet:$K8S_VERSION-$k"
+    if ! docker image inspect "$NODE_IMAGE" >/dev/null 2>&1; then
+      ctx="$(mktemp -d "$KIND_CACHE/ctx/hybrid.XXXXXX")"
+      cp "$kubelet" "$ctx/kubelet"
+      # shellcheck disable=SC2016
+      printf 'ARG NODE_IMAGE\nFROM ${NODE_IMAGE}\n# the arm64 kubelet; it runs under qemu-aarch64 (binfmt_misc)\nCOPY kubelet /usr/bin/kubelet\nRUN ["/usr/bin/kubelet", "--version"]\n' > "$ctx/Dockerfile"
+      DOCKER_BUILDKIT=0 docker build -q --build-arg "NODE_IMAGE=$host_node" -t "$NODE_IMAGE" "$ctx" >/dev/null
+      rm -rf "$ctx"
+    fi
+    # The arm64 agent, labelled with the node's runtime architecture.
+    agent_for_node="$AGENT_LOCAL-native-runtime"
+    docker tag "$AGENT_LOCAL" "$agent_for_node"
+    "$KIND_DIR/set-arch.sh" "$agent_for_node" "$(host_arch)"
+  fi
+  log "arm64 images ($MODE) ready in $((SECONDS - t0))s"
 
   down
   local t1=$SECONDS cp_ip
@@ -56,7 +96,7 @@ up() {
   # iptables-nft cannot talk nf_tables netlink, so kind's entrypoint picks legacy
   # mode, cannot carry Docker's DNS rules over to the gateway address it writes
   # into resolv.conf, and names do not resolve in the node.
-  docker run --platform linux/arm64 --name "$NODE" --hostname "$NODE" \
+  docker run --platform "$platform" --name "$NODE" --hostname "$NODE" \
     --add-host "$CONTROL_PLANE:$cp_ip" \
     --label io.x-k8s.kind.cluster="$KIND_CLUSTER_NAME" --label io.x-k8s.kind.role=worker \
     --privileged --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
@@ -108,8 +148,8 @@ YAML
   log "joined in $((SECONDS - t2))s"
 
   # The arm64 agent image, under the name the tests use.
-  docker save "$AGENT_LOCAL" | docker exec -i "$NODE" ctr -n k8s.io images import --all-platforms - >/dev/null
-  docker exec "$NODE" ctr -n k8s.io images tag --force "$AGENT_LOCAL" "$AGENT_IMAGE" >/dev/null
+  docker save "$agent_for_node" | docker exec -i "$NODE" ctr -n k8s.io images import --all-platforms - >/dev/null
+  docker exec "$NODE" ctr -n k8s.io images tag --force "$agent_for_node" "$AGENT_IMAGE" >/dev/null
 
   local kc=(docker exec "$CONTROL_PLANE" kubectl --kubeconfig=/etc/kubernetes/admin.conf)
   wait_for 900 "$NODE Ready" bash -c \

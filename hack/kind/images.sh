@@ -2,7 +2,7 @@
 # Builds every image the kind e2e needs, locally, from Debian packages and Go
 # modules (no registry is involved), into the Docker Engine DOCKER_HOST names.
 #
-#   hack/kind/images.sh [amd64|arm64]
+#   hack/kind/images.sh [amd64|arm64] [all|agent]
 #
 # For the host architecture: the Debian root (debootstrap), a kind base image,
 # the control-plane images (kube-apiserver, kube-controller-manager,
@@ -11,7 +11,7 @@
 # its containerd, kwok, the tiny agent image and a Python base for the operator.
 # For a foreign architecture (arm64, the emulated-worker experiment): the node
 # image of a worker only (kube-proxy, pause and kindnet-lite inside) and the
-# agent image.
+# agent image. `agent` builds only the Debian root and the agent image.
 #
 # Every image carries the label dev.paddock.key, a hash of what it is built
 # from; an image whose key matches is reused, so a second run builds nothing.
@@ -20,6 +20,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 ARCH="${1:-$(host_arch)}"
+WHAT="${2:-all}"
 HOST_ARCH="$(host_arch)"
 IMAGES_DIR="$KIND_DIR/images"
 LOGS="$KIND_CACHE/logs"
@@ -72,7 +73,7 @@ stage() { # name -> a fresh, empty build-context folder
 # ------------------------------------------------------------------ inputs
 t0=$SECONDS
 DEBIAN_IMAGE="$("$KIND_DIR/debian-image.sh" "$ARCH")"
-"$KIND_DIR/build-bins.sh" "$ARCH"
+[[ "$WHAT" == agent ]] || "$KIND_DIR/build-bins.sh" "$ARCH"
 BIN="$(kind_bin_dir "$ARCH")"
 bin_id() { # binary names... -> their sizes and times (a cheap identity)
   local b
@@ -80,6 +81,27 @@ bin_id() { # binary names... -> their sizes and times (a cheap identity)
 }
 prefix="$LOCAL_REPO"
 [[ "$ARCH" != "$HOST_ARCH" ]] && prefix="$LOCAL_REPO/$ARCH"
+
+busybox_image() { # image binary-or-empty
+  local image="$1" binary="${2:-}" k ctx
+  k="$(key_of "$IMAGES_DIR/busybox.Dockerfile" "$DEBIAN_IMAGE" \
+    "$( [[ -n "$binary" ]] && bin_id "$binary")")"
+  have "$image" "$k" && return 0
+  ctx="$(stage "$(basename "${image%%:*}")")"
+  mkdir -p "$ctx/bin"
+  [[ -n "$binary" ]] && cp "$BIN/$binary" "$ctx/bin/"
+  touch "$ctx/bin/.keep"
+  build "$image" "$k" "$IMAGES_DIR/busybox.Dockerfile" "$ctx" --build-arg "DEBIAN_IMAGE=$DEBIAN_IMAGE"
+}
+AGENT_IMAGE="$LOCAL_REPO/agent:1"
+AGENT_LOCAL="$prefix/agent:1"
+busybox_image "$AGENT_LOCAL"
+if [[ "$WHAT" == agent ]]; then
+  printf 'AGENT_IMAGE=%s\nAGENT_LOCAL=%s\n' "$AGENT_IMAGE" "$AGENT_LOCAL" > "$KIND_CACHE/agent-$ARCH.env"
+  rm -rf "$KIND_CACHE/ctx/$ARCH"
+  log "agent image for linux/$ARCH ready: $AGENT_LOCAL"
+  exit 0
+fi
 
 # ------------------------------------------------------------------ static root
 # (for the control-plane images, which only the host's architecture needs)
@@ -129,24 +151,10 @@ PAUSE="$prefix/pause:$PAUSE_TAG"
 component "$PAUSE" "$IMAGES_DIR/pause.Dockerfile" pause
 NODE_IMAGES["$PAUSE"]="registry.k8s.io/pause:$PAUSE_TAG $SANDBOX_IMAGE"
 
-busybox_image() { # image binary-or-empty
-  local image="$1" binary="${2:-}" k ctx
-  k="$(key_of "$IMAGES_DIR/busybox.Dockerfile" "$DEBIAN_IMAGE" \
-    "$( [[ -n "$binary" ]] && bin_id "$binary")")"
-  have "$image" "$k" && return 0
-  ctx="$(stage "$(basename "${image%%:*}")")"
-  mkdir -p "$ctx/bin"
-  [[ -n "$binary" ]] && cp "$BIN/$binary" "$ctx/bin/"
-  touch "$ctx/bin/.keep"
-  build "$image" "$k" "$IMAGES_DIR/busybox.Dockerfile" "$ctx" --build-arg "DEBIAN_IMAGE=$DEBIAN_IMAGE"
-}
 KINDNET_IMAGE="$LOCAL_REPO/kindnet-lite:1"
 KINDNET_LOCAL="$prefix/kindnet-lite:1"
 busybox_image "$KINDNET_LOCAL" kindnet-lite
 NODE_IMAGES["$KINDNET_LOCAL"]="$KINDNET_IMAGE"
-AGENT_IMAGE="$LOCAL_REPO/agent:1"
-AGENT_LOCAL="$prefix/agent:1"
-busybox_image "$AGENT_LOCAL"
 
 # ------------------------------------------------------------------ kind base image
 BASE_IMAGE="$prefix/kind-base:$KIND_VERSION"
@@ -248,4 +256,6 @@ fi
     echo "PYTHON_IMAGE=$PYTHON_IMAGE"
   fi
 } > "$KIND_CACHE/images-$ARCH.env"
+# The build contexts (copies of the binaries, ~1 GB) served their purpose.
+rm -rf "$KIND_CACHE/ctx/$ARCH"
 log "images for linux/$ARCH ready in $((SECONDS - t0))s ($KIND_CACHE/images-$ARCH.env)"
