@@ -18,7 +18,16 @@
 # PADDOCK_KIND_ARM64=1 also joins an emulated arm64 worker (an experiment);
 # PADDOCK_KIND_NODE_IMAGE uses another node image (e.g. a public kindest/node);
 # PADDOCK_KIND_ONLY_WARM=1 skips (exit 0) unless the node image is already
-# built, so a CI run never pays the cold build.
+# built, so a CI run never pays the cold build; PADDOCK_KIND_CLUSTER names the
+# cluster (default paddock-e2e; .ci/run uses paddock-ci).
+#
+# Sharing the machine: every checkout uses the same private engine (socket in
+# /run/paddock-docker, data root in the cache), so `all`, `up` and `down` take
+# a lock ($PADDOCK_CACHE/kind-e2e.lock) and wait for one another. `all` stops
+# the engine at the end when it started it or when no container is left on it,
+# and deletes only its own cluster. The cluster's API server listens on 127.0.0.1:PADDOCK_PORT_BASE+643,
+# a port of the block hack/cluster.sh takes its ports from but never uses, so
+# it cannot collide with the local control plane of the same port base.
 set -euo pipefail
 source "$(dirname "$0")/kind/lib.sh"
 
@@ -27,7 +36,10 @@ KCFG="$STATE_DIR/kubeconfig"
 TIMINGS="$STATE_DIR/timings.txt"
 OPERATOR_IMAGE="$LOCAL_REPO/paddock:e2e"
 NAMESPACE="${PADDOCK_E2E_NAMESPACE:-paddock-system}"
-mkdir -p "$STATE_DIR" "$KIND_CACHE/logs"
+API_PORT="${PADDOCK_KIND_API_PORT:-$((${PADDOCK_PORT_BASE:-36000} + 643))}"
+KIND_LOCK="${PADDOCK_KIND_LOCK:-$PADDOCK_CACHE/kind-e2e.lock}"
+LOCK_WAIT="${PADDOCK_KIND_LOCK_WAIT:-1800}"
+ENGINE_WAS_UP=0
 
 phase_start=$SECONDS
 timing() { # label: records the seconds since the previous call
@@ -41,19 +53,36 @@ skip() {
   exit 0
 }
 
+# One run at a time per cache (see the header). The lock is fd 9, held until
+# this script exits; the engine is started with fd 9 closed so that it does
+# not keep holding it.
+take_lock() {
+  if ! { mkdir -p "$(dirname "$KIND_LOCK")" && touch "$KIND_LOCK"; } 2>/dev/null; then
+    log "cannot write $KIND_LOCK; running without the lock"
+    return 0
+  fi
+  exec 9>>"$KIND_LOCK"
+  if ! flock -n 9; then
+    log "another kind e2e run holds $KIND_LOCK; waiting up to ${LOCK_WAIT}s"
+    flock -w "$LOCK_WAIT" 9 || die "$KIND_LOCK still held after ${LOCK_WAIT}s"
+  fi
+}
+
 # A Docker Engine (started when none runs), or "skipped: <reason>" and exit 0.
 # hack/kind/docker.sh start exits 3 when no engine can run here; any other
 # failure of it is a real one.
 engine_or_skip() {
   local rc=0 out
-  out="$("$KIND_DIR/docker.sh" start 2>&1)" || rc=$?
+  if "$KIND_DIR/docker.sh" status >/dev/null 2>&1; then ENGINE_WAS_UP=1; fi
+  out="$("$KIND_DIR/docker.sh" start 9>&- 2>&1)" || rc=$?
   echo "$out" >&2
   if [[ $rc -eq 3 ]]; then
-    skip "$(echo "$out" | grep -v '^\[' | tail -n 1)"
+    skip "no Docker Engine for the kind e2e: $(echo "$out" | grep -v '^\[' | tail -n 1)"
   elif [[ $rc -ne 0 ]]; then
     die "hack/kind/docker.sh start failed ($rc)"
   fi
   eval "$("$KIND_DIR/docker.sh" env)"
+  mkdir -p "$STATE_DIR" "$KIND_CACHE/logs"
 }
 
 tools() {
@@ -137,9 +166,15 @@ up() {
     kind delete cluster --name "$KIND_CLUSTER_NAME" >&2
   fi
   if ! cluster_exists; then
-    log "creating kind cluster $KIND_CLUSTER_NAME from $node_image"
+    if (exec 3<>"/dev/tcp/127.0.0.1/$API_PORT") 2>/dev/null; then
+      die "127.0.0.1:$API_PORT (the kind API server's port) is taken; set PADDOCK_PORT_BASE or PADDOCK_KIND_API_PORT"
+    fi
+    # hack/kind/cluster.yaml with the API server's address and port.
+    sed "s|^networking:|networking:\n  apiServerAddress: 127.0.0.1\n  apiServerPort: $API_PORT|" \
+      "$KIND_DIR/cluster.yaml" > "$STATE_DIR/cluster.yaml"
+    log "creating kind cluster $KIND_CLUSTER_NAME from $node_image (API server 127.0.0.1:$API_PORT)"
     kind create cluster --name "$KIND_CLUSTER_NAME" --image "$node_image" \
-      --config "$KIND_DIR/cluster.yaml" --kubeconfig "$KCFG" --wait 5m >&2
+      --config "$STATE_DIR/cluster.yaml" --kubeconfig "$KCFG" --wait 5m >&2
   else
     kind get kubeconfig --name "$KIND_CLUSTER_NAME" > "$KCFG"
   fi
@@ -169,7 +204,7 @@ run_tests() {
   source "$KIND_CACHE/images-$(host_arch).env"
   "$HACK_DIR/venv.sh" >&2
   local arm64_node=""
-  if [[ -f "$KIND_CACHE/images-arm64.env" ]] && kubectl_ get node "$KIND_CLUSTER_NAME-arm64" >/dev/null 2>&1; then
+  if kubectl_ get node "$KIND_CLUSTER_NAME-arm64" >/dev/null 2>&1; then
     arm64_node="$KIND_CLUSTER_NAME-arm64"
   fi
   local rc=0
@@ -183,7 +218,7 @@ run_tests() {
   return $rc
 }
 
-down() {
+down() { # [keep-engine]: delete the cluster but leave the engine running
   local rc=0
   if ! "$KIND_DIR/docker.sh" status >/dev/null 2>&1; then
     log "no Docker Engine runs: nothing to delete"
@@ -195,7 +230,11 @@ down() {
     kind delete cluster --name "$KIND_CLUSTER_NAME" >&2 || rc=$?
   fi
   rm -f "$KCFG"
-  "$KIND_DIR/docker.sh" stop >&2 || rc=$?
+  if [[ "${1:-}" == keep-engine && -n "$(docker ps -q)" ]]; then
+    log "leaving the Docker Engine running: it ran before this run, and containers still run on it"
+  else
+    "$KIND_DIR/docker.sh" stop >&2 || rc=$?
+  fi
   return $rc
 }
 
@@ -217,7 +256,7 @@ finish() {
   local rc=$?
   trap - EXIT
   if [[ "${PADDOCK_KIND_KEEP:-0}" != 1 ]]; then
-    down || true
+    if [[ $ENGINE_WAS_UP == 1 ]]; then down keep-engine || true; else down || true; fi
     timing "down"
   fi
   echo "timings (s):" >&2
@@ -230,28 +269,35 @@ cmd="${1:-all}"
 [[ $# -gt 0 ]] && shift
 case "$cmd" in
   all)
-    : > "$TIMINGS"
+    take_lock
     engine_or_skip
+    : > "$TIMINGS"
     timing "docker engine"
     if [[ "${PADDOCK_KIND_ONLY_WARM:-0}" == 1 ]] && ! warm; then
-      "$KIND_DIR/docker.sh" stop >&2
+      [[ $ENGINE_WAS_UP == 1 ]] || "$KIND_DIR/docker.sh" stop >&2
       skip "PADDOCK_KIND_ONLY_WARM=1 and no cached kind node image (a cold build takes ~35 min)"
     fi
     trap finish EXIT
+    # A CI job's timeout or ^C: still delete the cluster and stop the engine.
+    trap 'exit 143' TERM
+    trap 'exit 130' INT
+    trap 'exit 129' HUP
     up
     run_tests "$@"
     ;;
   up)
-    : > "$TIMINGS"
+    take_lock
     engine_or_skip
+    : > "$TIMINGS"
     timing "docker engine"
     up
     ;;
   test)
     eval "$("$KIND_DIR/docker.sh" env)"
+    mkdir -p "$STATE_DIR"
     run_tests "$@"
     ;;
-  down) down ;;
+  down) take_lock; down ;;
   status) status ;;
   env) env_lines ;;
   *) echo "usage: $0 [all|up|test|down|status|env] [pytest args]" >&2; exit 2 ;;
