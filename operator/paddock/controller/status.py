@@ -227,7 +227,17 @@ def pool_status(
 def transition_events(
     previous: Mapping[str, Any], decision: WorkloadDecision
 ) -> list[tuple[str, str, str]]:
-    """(type, reason, message) Events for what changed between the last status and the decision."""
+    """(type, reason, message) Events for what changed between the last status and the decision.
+
+    Events are for transitions a user must see; each costs an API write, so a routine first
+    admission has none (its `Admitted` condition and lastTransitionTime record it):
+
+    - `Queued` (Normal) when a new workload waits, with the reason in the message;
+    - `Admitted` only after the workload was seen waiting (Queued, Preempted or Failed);
+    - `Preempted` (Warning) when it loses replicas to preemption;
+    - `Queued` (Warning) when it loses its whole admission for another reason;
+    - `Resized` and `Moved` when an admitted workload changes replicas or pools.
+    """
     before = int(previous.get("admittedReplicas") or 0)
     before_pools = {a["pool"]: a["replicas"] for a in previous.get("assignments") or []}
     after = decision.admitted_replicas
@@ -238,6 +248,8 @@ def transition_events(
     if (decision.state == "Preempted" or decision.reason == "Preempted") and before > after:
         return [("Warning", "Preempted", decision.message)]
     if before == 0 and after > 0:
+        if not previous.get("phase"):
+            return []  # admitted at once: the Admitted condition says when
         return [("Normal", "Admitted", f"admitted {after} replicas ({where}): {decision.message}")]
     if before > 0 and after == 0:
         return [("Warning", "Queued", decision.message)]

@@ -54,6 +54,8 @@ def test_events_name_each_transition() -> None:
     queued = workload_status(QUEUED, 0, 1, {})
     admitted = workload_status(ADMITTED, 2, 1, queued)
     assert transition_events({}, QUEUED) == [("Normal", "Queued", "needs 8 cores")]
+    # A routine first admission has no Event: its Admitted condition records it.
+    assert transition_events({}, ADMITTED) == []
     assert [e[1] for e in transition_events(queued, ADMITTED)] == ["Admitted"]
     grown = replace(ADMITTED, admitted_replicas=3, assignments=(("g4", 3),))
     assert [e[1] for e in transition_events(admitted, grown)] == ["Resized"]
