@@ -2,10 +2,35 @@
 
 Only what differs is written. A Deployment carries a hash of what Paddock
 rendered, so an unchanged plan costs no write; a changed replica count or
-template is one server-side apply. What this replica wrote is remembered until
-the watch echoes it back, so a lagging index never causes a double write or a
-double admission. Each workload is applied independently: one failing write
-is logged and counted, and the rest of the plan still lands.
+template is one server-side apply.
+
+`apply` does not wait for the writes: it hands them to the long-lived
+`Writer` (see writer.py) and returns, so the loop plans again at the next poke
+while the writes are in flight. What this replica has *queued* is remembered
+(`_written_deployments`, `_written_status`, `admitted_memory`) until the watch
+echoes it back, so a later cycle never repeats an in-flight write nor admits
+twice; a write that fails clears its memory and pokes the loop, so the next
+cycle retries it. Each workload is applied independently: one failing write is
+logged and counted, and the rest of the plan still lands.
+
+Write rules (at most 3 writes for a workload admitted at once: its Deployment,
+its status when admitted, its status when Running):
+
+- Deployments and status: only when the desired state differs from both the
+  cluster and what is already queued. A workload's Deployment writes run in
+  order, its status writes run in order, the two concurrently.
+- Events: only for transitions a user must see (`status.transition_events`):
+  no Event for a routine first admission, whose `Admitted` condition records it.
+- Workload status drift: a change that is only `queuePosition`, the numbers in
+  a message (free cores move every cycle), or `readyReplicas` while the phase
+  stays is written at most once per `queue_refresh_interval` (positions and
+  messages) or `progress_interval` (ready counts) per workload; reaching queue
+  position 1 is written at once. Anything else (phase, reason, the wording of
+  the message, admitted replicas, conditions) is written at once.
+- CoreBudget and CorePool status are aggregates: at most one write per object
+  per `aggregate_interval`, except a change of their condition, written at once.
+- A write held back by those intervals is not lost: the applier pokes the loop
+  when the interval ends, so the last value lands once things settle.
 """
 
 from __future__ import annotations
@@ -14,15 +39,14 @@ import asyncio
 import hashlib
 import json
 import logging
+import re
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 from kubernetes import client
-from kubernetes.client.exceptions import ApiException
 
 from paddock import GROUP, VERSION
 from paddock.api import AgentWorkloadSpec
@@ -40,11 +64,11 @@ from paddock.controller.status import (
     transition_events,
     workload_status,
 )
+from paddock.controller.writer import WRITES_IN_FLIGHT, Write, Writer
 from paddock.planner import Plan, WorkloadDecision
 
 log = logging.getLogger("paddock.applier")
 
-Writer = Callable[[], None]
 NO_NODES = PoolMeasures(0, 0, (), (), (), 0, 0, 0)
 """What an invalid pool (one the snapshot could not measure) reports."""
 
@@ -66,6 +90,11 @@ def spec_hash(manifest: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(trimmed, sort_keys=True).encode()).hexdigest()[:16]
 
 
+DELETED = ("", -1)
+"""`_written_deployments` value of a Deployment whose delete is queued."""
+_NUMBER = re.compile(r"\d+")
+
+
 def _strip_volatile(status: Mapping[str, Any]) -> dict[str, Any]:
     """Status without timestamps, for "did anything change" comparisons."""
     out = {k: v for k, v in status.items() if v is not None}
@@ -74,6 +103,25 @@ def _strip_volatile(status: Mapping[str, Any]) -> dict[str, Any]:
             {k: v for k, v in c.items() if k != "lastTransitionTime"} for c in out["conditions"]
         ]
     return out
+
+
+def _wording(status: Mapping[str, Any]) -> dict[str, Any]:
+    """A stripped status without what drifts: queuePosition, readyReplicas, and the numbers in
+    messages ("budget team-a has 12 of 256 free" changes whenever anything is admitted)."""
+    out = {k: v for k, v in status.items() if k not in ("queuePosition", "readyReplicas")}
+    if isinstance(out.get("message"), str):
+        out["message"] = _NUMBER.sub("#", out["message"])
+    if "conditions" in out:
+        out["conditions"] = [
+            {**c, "message": _NUMBER.sub("#", str(c.get("message", "")))} for c in out["conditions"]
+        ]
+    return out
+
+
+def _condition_states(status: Mapping[str, Any]) -> list[tuple[Any, Any, Any]]:
+    return [
+        (c.get("type"), c.get("status"), c.get("reason")) for c in status.get("conditions") or ()
+    ]
 
 
 def export_gauges(state: ClusterState, plan: Plan) -> None:
@@ -114,23 +162,54 @@ def export_gauges(state: ClusterState, plan: Plan) -> None:
 class Applier:
     clients: Clients
     admitted_memory: dict[str, tuple[tuple[str, int], ...]]
-    """Shared with the SnapshotBuilder: assignments this replica wrote, until the index agrees."""
-    workers: int = 16
+    """Shared with the SnapshotBuilder: assignments this replica queued, until the index agrees."""
+    is_leader: Callable[[], bool] = lambda: True
+    """Asked by the writer before each queued write: a replica that lost the Lease drops them."""
+    poke: Callable[[str], None] | None = None
+    """The scheduling loop's poke: to retry a failed write, or land a held-back status."""
+    workers: int = WRITES_IN_FLIGHT
+    queue_refresh_interval: float = 30.0
+    """At most one rewrite per workload this often for a moved queuePosition or message numbers."""
+    progress_interval: float = 5.0
+    """At most one rewrite per workload this often for readyReplicas moving within one phase."""
+    aggregate_interval: float = 5.0
+    """At most one CoreBudget / CorePool status write per object this often."""
+    retry_delay: float = 1.0
+    """After a failed write, poke the loop this much later (not at once: the API may be down),
+    doubling with each consecutive failure of the same object up to `max_retry_delay`."""
+    max_retry_delay: float = 30.0
+    clock: Callable[[], float] = time.monotonic
+    writer: Writer | None = None
     _written_deployments: dict[tuple[str, str], tuple[str, int]] = field(default_factory=dict)
     _written_status: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
-    _executor: ThreadPoolExecutor | None = None
+    _status_written_at: dict[tuple[str, str], float] = field(default_factory=dict)
     _first_admitted: set[str] = field(default_factory=set)
+    _wake_at: float | None = None
+    _wake_handle: asyncio.TimerHandle | None = None
+
+    def __post_init__(self) -> None:
+        if self.writer is None:
+            self.writer = Writer(self.workers)
+        self.writer.gate = lambda: self.is_leader()
+        self.writer.on_failure = lambda _write, attempts: self._wake(
+            min(self.retry_delay * 2 ** min(attempts - 1, 16), self.max_retry_delay),
+            "retry a failed write",
+        )
 
     async def apply(self, state: ClusterState, plan: Plan) -> None:
-        jobs: list[Writer] = []
+        """Queue what differs and return; the writes land in the background."""
+        self._forget_echoed(state)
+        writes: list[Write] = []
         for key, parsed in state.workloads.items():
             decision = plan.workloads.get(key)
-            jobs.extend(self._workload_jobs(key, parsed, decision, state))
+            writes.extend(self._workload_writes(key, parsed, decision, state))
         for name, budget in state.budgets.items():
             status = budget_status(
                 plan.budgets.get(name), budget.facts.generation, budget.facts.status, budget.errors
             )
-            jobs.extend(self._status_job("corebudgets", None, name, budget.facts.status, status))
+            writes.extend(
+                self._status_write("corebudgets", None, name, budget.facts.status, status)
+            )
         for name, pool in state.pools.items():
             measures = state.pool_facts.get(name, NO_NODES)
             status = pool_status(
@@ -140,37 +219,47 @@ class Applier:
                 pool.facts.status,
                 pool.errors,
             )
-            jobs.extend(self._status_job("corepools", None, name, pool.facts.status, status))
-        self._forget_echoed(state)
+            writes.extend(self._status_write("corepools", None, name, pool.facts.status, status))
         export_gauges(state, plan)
-        if jobs:
-            await self._run(jobs)
+        if writes:
+            assert self.writer is not None
+            self.writer.submit(writes)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        if self._wake_handle is not None:
+            self._wake_handle.cancel()
 
     # ------------------------------------------------------------------ planning writes
-    def _workload_jobs(
+    def _workload_writes(
         self,
         key: str,
         parsed: Parsed[AgentWorkloadSpec],
         decision: WorkloadDecision | None,
         state: ClusterState,
-    ) -> list[Writer]:
+    ) -> list[Write]:
         facts = parsed.facts
         namespace, name = facts.namespace or "", facts.name
         previous = self._written_status.get(("agentworkloads", key)) or facts.status
         if parsed.spec is None or decision is None:
             errors = parsed.errors or ("the planner returned no decision",)
             status = failed_status(errors, facts.generation, previous)
-            jobs = self._status_job("agentworkloads", namespace, name, facts.status, status, key)
-            if jobs and previous.get("phase") != "Failed":
-                jobs.append(self._event_job(parsed, "Warning", "InvalidSpec", status["message"]))
-            return jobs
+            invalid = self._status_write(
+                "agentworkloads", namespace, name, facts.status, status, key
+            )
+            if invalid and previous.get("phase") != "Failed":
+                invalid.append(
+                    self._event_write(parsed, "Warning", "InvalidSpec", status["message"])
+                )
+            return invalid
 
         spec = parsed.spec
         ref = WorkloadRef(namespace=namespace, name=name, uid=facts.uid)
         template = spec.template.model_dump(by_alias=True, exclude_none=True)
         existing = {d.pool: d for d in state.deployments.get(key, ())}
         desired = dict(decision.assignments)
-        writes: list[Writer] = []
+        writes: list[Write] = []
         overrides: list[str] = []
         for pool_name, replicas in decision.assignments:
             pool = state.pools.get(pool_name)
@@ -199,26 +288,29 @@ class Applier:
             if self._deployment_current(key, pool_name, existing.get(pool_name), digest, replicas):
                 continue
             writes.append(
-                self._apply_deployment_job(key, pool_name, rendered.manifest, digest, replicas)
+                self._apply_deployment_write(
+                    key, pool_name, rendered.manifest, digest, replicas, decision.assignments
+                )
             )
         for pool_name, deployment in existing.items():
-            if pool_name not in desired and deployment.replicas >= 0:
-                writes.append(
-                    self._delete_deployment_job(key, pool_name, namespace, deployment.name)
-                )
+            if pool_name in desired or deployment.replicas < 0:
+                continue
+            if self._written_deployments.get((key, pool_name)) == DELETED:
+                continue  # its delete is queued or in flight
+            writes.append(self._delete_deployment_write(key, pool_name, namespace, deployment.name))
 
         ready = sum(d.ready_replicas for d in state.deployments.get(key, ()) if d.pool in desired)
         ready = min(ready, decision.admitted_replicas)
         status = workload_status(decision, ready, facts.generation, previous, overrides)
-        status_jobs = self._status_job("agentworkloads", namespace, name, facts.status, status, key)
-        event_jobs = (
-            [
-                self._event_job(parsed, kind, reason, message)
-                for kind, reason, message in transition_events(previous, decision)
-            ]
-            if status_jobs
-            else []
+        status_writes = self._status_write(
+            "agentworkloads", namespace, name, facts.status, status, key
         )
+        if status_writes:
+            writes.extend(status_writes)
+            writes.extend(
+                self._event_write(parsed, kind, reason, message)
+                for kind, reason, message in transition_events(previous, decision)
+            )
         if (
             decision.admitted_replicas > 0
             and key not in self._first_admitted
@@ -229,61 +321,72 @@ class Applier:
             if created:
                 metrics.ADMISSION_LATENCY.observe(max(0.0, time.time() - created))
         self.admitted_memory[key] = decision.assignments
-        # One job per workload keeps its writes in order: Deployments, then status, then Events.
-        sequence = writes + status_jobs + event_jobs
-        if not sequence:
-            return []
-
-        def run_in_order() -> None:
-            for job in sequence:
-                job()
-
-        return [run_in_order]
+        return writes
 
     def _deployment_current(
         self, key: str, pool: str, found: DeploymentFacts | None, digest: str, replicas: int
     ) -> bool:
-        if found is not None and found.spec_hash == digest and found.replicas == replicas:
-            return True
-        return self._written_deployments.get((key, pool)) == (digest, replicas)
+        # What is queued is the newest intent; the index only counts when nothing is.
+        written = self._written_deployments.get((key, pool))
+        if written is not None:
+            return written == (digest, replicas)
+        return found is not None and found.spec_hash == digest and found.replicas == replicas
 
-    def _apply_deployment_job(
-        self, key: str, pool: str, manifest: dict[str, Any], digest: str, replicas: int
-    ) -> Writer:
-        def job() -> None:
-            meta = manifest["metadata"]
-            self._write(
-                "deployment",
-                lambda: self.clients.apps.patch_namespaced_deployment(
-                    meta["name"],
-                    meta["namespace"],
-                    manifest,
-                    field_manager=FIELD_MANAGER,
-                    force=True,
-                    _content_type="application/apply-patch+yaml",
-                ),
-            )
-            self._written_deployments[(key, pool)] = (digest, replicas)
+    def _apply_deployment_write(
+        self,
+        key: str,
+        pool: str,
+        manifest: dict[str, Any],
+        digest: str,
+        replicas: int,
+        assignments: tuple[tuple[str, int], ...],
+    ) -> Write:
+        meta = manifest["metadata"]
+        memory = (digest, replicas)
+        self._written_deployments[(key, pool)] = memory
 
-        return job
+        def failed() -> None:
+            if self._written_deployments.get((key, pool)) == memory:
+                del self._written_deployments[(key, pool)]
+            if self.admitted_memory.get(key) == assignments:
+                # The snapshot falls back to the Deployments that really exist.
+                del self.admitted_memory[key]
 
-    def _delete_deployment_job(self, key: str, pool: str, namespace: str, name: str) -> Writer:
-        def job() -> None:
-            try:
-                self._write(
-                    "deployment-delete",
-                    lambda: self.clients.apps.delete_namespaced_deployment(
-                        name, namespace, propagation_policy="Background"
-                    ),
-                )
-            except ApiException as error:
-                if error.status != 404:
-                    raise
-            self._written_deployments.pop((key, pool), None)
+        return Write(
+            lane=("deployments", key),
+            target=("deployment", key, pool),
+            kind="deployment",
+            call=lambda: self.clients.apps.patch_namespaced_deployment(
+                meta["name"],
+                meta["namespace"],
+                manifest,
+                field_manager=FIELD_MANAGER,
+                force=True,
+                _content_type="application/apply-patch+yaml",
+                _preload_content=False,
+            ),
+            on_failure=failed,
+        )
 
-        return job
+    def _delete_deployment_write(self, key: str, pool: str, namespace: str, name: str) -> Write:
+        self._written_deployments[(key, pool)] = DELETED
 
-    def _status_job(
+        def failed() -> None:
+            if self._written_deployments.get((key, pool)) == DELETED:
+                del self._written_deployments[(key, pool)]
+
+        return Write(
+            lane=("deployments", key),
+            target=("deployment", key, pool),
+            kind="deployment-delete",
+            call=lambda: self.clients.apps.delete_namespaced_deployment(
+                name, namespace, propagation_policy="Background", _preload_content=False
+            ),
+            on_failure=failed,
+            missing_ok=True,
+        )
+
+    def _status_write(
         self,
         plural: str,
         namespace: str | None,
@@ -291,123 +394,144 @@ class Applier:
         current: Mapping[str, Any],
         desired: dict[str, Any],
         key: str | None = None,
-    ) -> list[Writer]:
+    ) -> list[Write]:
         memory_key = (plural, key or name)
-        wanted = _strip_volatile(desired)
-        if _strip_volatile(current) == wanted:
-            self._written_status.pop(memory_key, None)
-            return []
         written = self._written_status.get(memory_key)
-        if written is not None and _strip_volatile(written) == wanted:
+        if written is not None and _strip_volatile(current) == _strip_volatile(written):
+            del self._written_status[memory_key]  # the watch echoed it
+            written = None
+        baseline = written if written is not None else current
+        if _strip_volatile(baseline) == _strip_volatile(desired):
             return []
+        hold = self._hold(plural, baseline, desired)
+        if hold:
+            since = self.clock() - self._status_written_at.get(memory_key, float("-inf"))
+            if since < hold:
+                self._wake(hold - since, f"{plural} status held back")
+                return []
+        self._written_status[memory_key] = desired
+        self._status_written_at[memory_key] = self.clock()
 
-        def job() -> None:
-            # A merge patch: None removes a field (e.g. queuePosition once admitted).
-            body = {"status": desired}
-            if namespace is None:
-                call = lambda: self.clients.custom.patch_cluster_custom_object_status(  # noqa: E731
-                    GROUP, VERSION, plural, name, body
-                )
-            else:
-                call = lambda: self.clients.custom.patch_namespaced_custom_object_status(  # noqa: E731
-                    GROUP, VERSION, namespace, plural, name, body
-                )
-            try:
-                self._write("status", call)
-            except ApiException as error:
-                if error.status == 404:  # deleted meanwhile: nothing to report on
-                    return
-                raise
-            self._written_status[memory_key] = desired
+        def failed() -> None:
+            if self._written_status.get(memory_key) is desired:
+                del self._written_status[memory_key]
+                self._status_written_at.pop(memory_key, None)
 
-        return [job]
+        # A merge patch: None removes a field (e.g. queuePosition once admitted).
+        body = {"status": desired}
+        if namespace is None:
+            call = lambda: self.clients.custom.patch_cluster_custom_object_status(  # noqa: E731
+                GROUP, VERSION, plural, name, body, _preload_content=False
+            )
+        else:
+            call = lambda: self.clients.custom.patch_namespaced_custom_object_status(  # noqa: E731
+                GROUP, VERSION, namespace, plural, name, body, _preload_content=False
+            )
+        return [
+            Write(
+                lane=("status", memory_key),
+                target=("status", memory_key),
+                kind="status",
+                call=call,
+                on_failure=failed,
+                missing_ok=True,  # deleted meanwhile: nothing to report on
+            )
+        ]
 
-    def _event_job(self, parsed: Parsed[Any], type_: str, reason: str, message: str) -> Writer:
+    def _hold(self, plural: str, before: Mapping[str, Any], after: Mapping[str, Any]) -> float:
+        """How long since the last write of this object a change must wait (0: write now)."""
+        if plural != "agentworkloads":
+            if not before or _condition_states(before) != _condition_states(after):
+                return 0.0
+            return self.aggregate_interval
+        if _wording(_strip_volatile(before)) != _wording(_strip_volatile(after)):
+            return 0.0  # phase, reason, wording, admission, conditions: the user must see it
+        if before.get("readyReplicas") != after.get("readyReplicas"):
+            return self.progress_interval
+        position = after.get("queuePosition")
+        if position == 1 and before.get("queuePosition") != 1:
+            return 0.0  # reaching the head of the queue is worth telling at once
+        return self.queue_refresh_interval
+
+    def _event_write(self, parsed: Parsed[Any], type_: str, reason: str, message: str) -> Write:
         facts = parsed.facts
-
-        def job() -> None:
-            timestamp = now_iso()
-            body = {
-                "metadata": {
-                    "name": f"{facts.name}.{uuid.uuid4().hex[:12]}",
-                    "namespace": facts.namespace,
-                },
-                "involvedObject": {
-                    "apiVersion": f"{GROUP}/{VERSION}",
-                    "kind": "AgentWorkload",
-                    "name": facts.name,
-                    "namespace": facts.namespace,
-                    "uid": facts.uid,
-                },
-                "reason": reason,
-                "message": message[:1024],
-                "type": type_,
-                "source": {"component": "paddock"},
-                "reportingComponent": "paddock.dev/operator",
-                "reportingInstance": "paddock",
-                "firstTimestamp": timestamp,
-                "lastTimestamp": timestamp,
-                "count": 1,
-            }
-            self._write(
-                "event",
-                lambda: self.clients.core.create_namespaced_event(
-                    facts.namespace or "default", cast(Any, body)
-                ),
-            )
-            log.info(
-                "%s: %s",
-                reason,
-                message,
-                extra={"workload": f"{facts.namespace}/{facts.name}", "reason": reason},
-            )
-
-        return job
+        timestamp = now_iso()
+        body = {
+            "metadata": {
+                "name": f"{facts.name}.{uuid.uuid4().hex[:12]}",
+                "namespace": facts.namespace,
+            },
+            "involvedObject": {
+                "apiVersion": f"{GROUP}/{VERSION}",
+                "kind": "AgentWorkload",
+                "name": facts.name,
+                "namespace": facts.namespace,
+                "uid": facts.uid,
+            },
+            "reason": reason,
+            "message": message[:1024],
+            "type": type_,
+            "source": {"component": "paddock"},
+            "reportingComponent": "paddock.dev/operator",
+            "reportingInstance": "paddock",
+            "firstTimestamp": timestamp,
+            "lastTimestamp": timestamp,
+            "count": 1,
+        }
+        log.info(
+            "%s: %s",
+            reason,
+            message,
+            extra={"workload": f"{facts.namespace}/{facts.name}", "reason": reason},
+        )
+        # Events are for people, not for the cluster to converge: their own low-priority lane.
+        return Write(
+            lane=("events", f"{facts.namespace}/{facts.name}"),
+            target=None,
+            kind="event",
+            call=lambda: self.clients.core.create_namespaced_event(
+                facts.namespace or "default", cast(Any, body), _preload_content=False
+            ),
+            low_priority=True,
+        )
 
     # ------------------------------------------------------------------ machinery
-    def _write(self, kind: str, call: Callable[[], Any]) -> Any:
-        try:
-            result = call()
-        except ApiException as error:
-            metrics.API_ERRORS.labels(kind=kind).inc()
-            log.warning("%s write failed: %s %s: %s", kind, error.status, error.reason, error.body)
-            raise
-        metrics.API_WRITES.labels(kind=kind).inc()
-        return result
+    def _wake(self, delay: float, reason: str) -> None:
+        """Poke the loop in `delay` seconds (one timer: the earliest wins)."""
+        if self.poke is None:
+            return
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        at = now + max(delay, 0.0)
+        if self._wake_at is not None and now < self._wake_at <= at:
+            return  # an earlier poke is already due
+        if self._wake_handle is not None:
+            self._wake_handle.cancel()
+        poke = self.poke
+        self._wake_at = at
+        self._wake_handle = loop.call_at(at, lambda: poke(reason))
 
     def _forget_echoed(self, state: ClusterState) -> None:
         """Drop memories the watch has confirmed, or whose workload is gone."""
-        for (key, pool), (digest, replicas) in list(self._written_deployments.items()):
+        for (key, pool), written in list(self._written_deployments.items()):
             found = next((d for d in state.deployments.get(key, ()) if d.pool == pool), None)
-            if key not in state.workloads or (
-                found is not None and found.spec_hash == digest and found.replicas == replicas
-            ):
+            if written == DELETED:
+                echoed = found is None
+            else:
+                echoed = found is not None and (found.spec_hash, found.replicas) == written
+            if key not in state.workloads or echoed:
                 del self._written_deployments[(key, pool)]
         for key in list(self.admitted_memory):
             if key not in state.workloads:
                 del self.admitted_memory[key]
-        for memory_key in list(self._written_status):
-            plural, key = memory_key
-            index = {
-                "agentworkloads": state.workloads,
-                "corebudgets": state.budgets,
-                "corepools": state.pools,
-            }[plural]
-            if key not in index:
-                del self._written_status[memory_key]
+        indexes: dict[str, Mapping[str, Any]] = {
+            "agentworkloads": state.workloads,
+            "corebudgets": state.budgets,
+            "corepools": state.pools,
+        }
+        for memories in (self._written_status, self._status_written_at):
+            for memory_key in list(memories):
+                plural, key = memory_key
+                if key not in indexes[plural]:
+                    del memories[memory_key]
         self._first_admitted &= set(state.workloads)
-
-    async def _run(self, jobs: list[Writer]) -> None:
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="paddock-write")
-        loop = asyncio.get_running_loop()
-        results = await asyncio.gather(
-            *(loop.run_in_executor(self._executor, job) for job in jobs), return_exceptions=True
-        )
-        failures = [r for r in results if isinstance(r, BaseException)]
-        if failures:
-            log.warning(
-                "%d of %d writes failed this cycle; the next cycle retries",
-                len(failures),
-                len(jobs),
-            )

@@ -3,9 +3,12 @@
 Watch events only `poke()` the loop. The loop waits for a poke (or the resync
 interval), lets a burst of events settle for `debounce` seconds, and runs one
 cycle: snapshot (on the event loop, because kopf mutates the indexes there),
-plan (pure, in a worker thread) and apply (blocking client calls, in worker
-threads). Every cycle recomputes from the current state, so a missed event
-costs at most one resync interval, never a wrong decision.
+plan (pure, in a worker thread) and apply. Apply only queues the writes (the
+applier's writer threads make them in the background) and returns, so the next
+cycle starts at the next poke instead of after the slowest write; the
+`apply` stage of paddock_plan_duration_seconds is the time to decide and queue.
+Every cycle recomputes from the current state, so a missed event costs at most
+one resync interval, never a wrong decision.
 """
 
 from __future__ import annotations

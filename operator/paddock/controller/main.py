@@ -13,6 +13,7 @@ from kubernetes import client, config
 
 from paddock.controller import logs, metrics
 from paddock.controller.runtime import Runtime
+from paddock.controller.writer import WRITES_IN_FLIGHT
 
 log = logging.getLogger("paddock")
 
@@ -25,7 +26,7 @@ def load_kube_config() -> client.ApiClient:
         config.load_kube_config()  # type: ignore[no-untyped-call]
     configuration = client.Configuration.get_default_copy()
     # Many writes in flight at once: one pooled connection per writer thread.
-    configuration.connection_pool_maxsize = 32
+    configuration.connection_pool_maxsize = WRITES_IN_FLIGHT
     return client.ApiClient(configuration)
 
 

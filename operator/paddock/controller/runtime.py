@@ -53,14 +53,20 @@ class Runtime:
     def create(cls, api: client.ApiClient, lease_namespace: str) -> Runtime:
         memory: dict[str, tuple[tuple[str, int], ...]] = {}
         builder = SnapshotBuilder(admitted_override=memory)
-        applier = Applier(Clients.from_api_client(api), admitted_memory=memory)
         elector = LeaseElector(client.CoordinationV1Api(api), namespace=lease_namespace)
+        # The applier's writer drops its queued writes once this replica stops leading.
+        applier = Applier(
+            Clients.from_api_client(api),
+            admitted_memory=memory,
+            is_leader=lambda: elector.is_leader,
+        )
         loop: SchedulingLoop[ClusterState, Plan] = SchedulingLoop(
             snapshot=builder.build,
             plan=plan_state,
             apply=applier.apply,
             is_leader=lambda: elector.is_leader,
         )
+        applier.poke = loop.poke  # retries of failed writes, held-back status writes
         return cls(
             builder=builder,
             applier=applier,
