@@ -14,6 +14,7 @@ ever disagreeing about an object:
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -109,6 +110,7 @@ def _ceil(value: Decimal) -> int:
         raise ValueError(f"quantity {value} is out of range") from error
 
 
+@functools.lru_cache(maxsize=4096)  # a cluster repeats a few quantities endlessly
 def parse_memory_bytes(value: str) -> int:
     """Bytes in a memory quantity, rounded up as Kubernetes does (`"1Gi"` -> 1073741824).
 
@@ -120,6 +122,7 @@ def parse_memory_bytes(value: str) -> int:
     return _ceil(number)
 
 
+@functools.lru_cache(maxsize=4096)  # a cluster repeats a few quantities endlessly
 def parse_cpu_millicores(value: str | int | float) -> int:
     """Millicores in a CPU quantity, rounded up as Kubernetes does.
 

@@ -12,6 +12,7 @@ not every cycle.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
@@ -104,6 +105,7 @@ def _values(index: IndexLike) -> Iterable[tuple[Any, Any]]:
             yield key, value
 
 
+@functools.lru_cache(maxsize=65536)  # every cycle reads every workload's creation time
 def parse_timestamp(value: str) -> float:
     try:
         return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
@@ -232,13 +234,25 @@ class SnapshotBuilder:
                 ):
                     placed_by_workload[workload_key][pod.node] += 1
 
+        by_namespace: dict[str, tuple[str, ...]] = {}
+
+        def candidates(namespace: str) -> tuple[str, ...]:
+            """The budgets whose namespaceSelector selects the namespace (once per namespace)."""
+            found = by_namespace.get(namespace)
+            if found is None:
+                labels = namespace_labels.get(namespace, {})
+                found = tuple(
+                    name for name, selector in budget_selectors if selector.matches(labels)
+                )
+                by_namespace[namespace] = found
+            return found
+
         planner_workloads = []
         for key, workload in workloads.items():
             spec = workload.spec
             if spec is None:
                 continue
             namespace = workload.facts.namespace or ""
-            labels = namespace_labels.get(namespace, {})
             current = self.admitted_override.get(key)
             if current is None:
                 current = tuple(
@@ -258,9 +272,7 @@ class SnapshotBuilder:
                     priority=spec.priority,
                     created=parse_timestamp(workload.facts.created),
                     budget=spec.budget,
-                    budget_candidates=tuple(
-                        name for name, selector in budget_selectors if selector.matches(labels)
-                    ),
+                    budget_candidates=candidates(namespace),
                     pools=tuple(spec.placement.pools or ()),
                     spread=spec.placement.spread,
                     current=current,
