@@ -525,3 +525,31 @@ def test_many_workloads_each_get_exactly_their_writes(workers: int) -> None:
         applier.close()
 
     run(scenario)
+
+
+def test_a_settled_workload_is_looked_at_again_when_the_cluster_drifts() -> None:
+    api = FakeApi()
+
+    async def scenario() -> None:
+        applier = make(api)
+        await applier.apply(state([workload("calm")]), plan(admitted("calm")))
+        await settle(applier)
+        digest = api.of("deployment")[0].body["metadata"]["annotations"][SPEC_HASH_ANNOTATION]
+        running = {"team/calm": (DeploymentFacts("calm-g4", "team/calm", "g4", 2, 2, digest),)}
+        await applier.apply(state([workload("calm")], running), plan(admitted("calm")))
+        await settle(applier)
+        calm = workload("calm", status=api.of("status", "team/calm")[-1].body)
+        for _ in range(3):  # settled: nothing to write, cycle after cycle
+            await applier.apply(state([calm], running), plan(admitted("calm")))
+        await settle(applier)
+        assert (
+            len([c for c in api.calls if c.target == "team/calm"]) == 3
+        )  # Deploy, Admitted, Running
+        # Someone deletes the Deployment: the same workload object, a changed index.
+        await applier.apply(state([calm], {}), plan(admitted("calm")))
+        await settle(applier)
+        assert len(api.of("deployment")) == 2
+        assert api.of("status", "team/calm")[-1].body["phase"] == "Degraded"  # 0 ready now
+        applier.close()
+
+    run(scenario)
