@@ -1,8 +1,9 @@
-"""The operator's node and pod list-watches against the real API server.
+"""The operator's list-watches against the real API server.
 
-The same functions `paddock run` uses (`runtime.node_and_pod_watches`) fill a
-`NodesAndPods` from the local control plane: listed in pages, then followed
-through bind, finish and delete, with the per-node sums the snapshot reads.
+The same functions `paddock run` uses (`runtime.list_watches`) fill a
+SnapshotBuilder's nodes, pods and Deployments from the local control plane:
+listed in pages, then followed through bind, finish and delete, with the
+per-node sums the snapshot reads.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from paddock.controller.nodepods import NodesAndPods
-from paddock.controller.runtime import node_and_pod_watches
+from paddock.controller.runtime import list_watches
+from paddock.controller.snapshot import SnapshotBuilder
+from paddock.controller.watched import NodesAndPods
 from tests.support.cluster import Cluster
 from tests.support.paddock import Ground
 from tests.support.waiting import wait_for
@@ -28,16 +30,16 @@ GIB = 2**30
 @pytest.fixture
 def watched(api_client: client.ApiClient) -> Iterator[tuple[NodesAndPods, list[str]]]:
     """A NodesAndPods kept current by the operator's watches, on an event loop of its own."""
-    store, pokes = NodesAndPods(), []
+    builder, pokes = SnapshotBuilder(), []
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
-    watches = node_and_pod_watches(store, pokes.append, client.CoreV1Api(api_client))
+    watches = list_watches(builder, pokes.append, api_client)
     for watch in watches:
         watch.page_size = 3  # several pages even on a small cluster
         watch.start(loop)
     wait_for(lambda: all(w.listed.is_set() for w in watches), timeout=30, what="first lists")
-    yield store, pokes
+    yield builder.nodes_and_pods, pokes
     for watch in watches:
         watch.stop()
     loop.call_soon_threadsafe(loop.stop)

@@ -2,8 +2,9 @@
 
 Handlers stay thin: an index function turns one object into a small tuple;
 an event handler pokes the scheduling loop. No handler makes a decision.
-kopf watches what is small (Paddock's objects, its Deployments, namespaces);
-nodes and pods, the big kinds, are list-watched compactly (`listwatch.py`).
+kopf watches Paddock's own objects and namespaces; nodes, pods and Paddock's
+Deployments, the kinds with many objects or many events, are list-watched
+compactly (`listwatch.py`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import kopf
 
 from paddock import GROUP, VERSION
 from paddock.controller import observed
-from paddock.controller.labels import WORKLOAD_LABEL
 from paddock.controller.runtime import Runtime
 
 log = logging.getLogger("paddock.handlers")
@@ -28,15 +28,6 @@ def _runtime(memo: Any) -> Runtime:
 
 
 # ------------------------------------------------------------------ indexes
-@kopf.index("apps", "v1", "deployments", labels={WORKLOAD_LABEL: kopf.PRESENT})
-async def paddock_deployments(body: kopf.Body, memo: kopf.Memo, **_: Any) -> Any:
-    facts = observed.deployment_facts(body)
-    if facts is None:
-        return None
-    _runtime(memo).loop.poke("deployment")
-    return {facts.workload: facts}
-
-
 @kopf.index("namespaces")
 async def paddock_namespaces(name: str, labels: kopf.Labels, memo: kopf.Memo, **_: Any) -> Any:
     _runtime(memo).loop.poke("namespace")
@@ -68,10 +59,6 @@ async def paddock_workloads(
 # kopf calls event handlers only once every index is fully listed, so the
 # first call also says that kopf's part of the snapshot is complete. Namespaces
 # are watched for that too: every cluster has some, even with no Paddock object.
-def _deleted(event: kopf.RawEvent, **_: Any) -> bool:
-    return event.get("type") == "DELETED"
-
-
 async def _poke(memo: kopf.Memo, resource: kopf.Resource, **_: Any) -> None:
     runtime = _runtime(memo)
     runtime.kopf_listed.set()
@@ -85,14 +72,6 @@ for _args in (
     ("namespaces",),
 ):
     kopf.on.event(*_args, id=f"poke-{_args[-1]}")(_poke)
-kopf.on.event(
-    "apps",
-    "v1",
-    "deployments",
-    id="poke-deployments-deleted",
-    when=_deleted,
-    labels={WORKLOAD_LABEL: kopf.PRESENT},
-)(_poke)
 
 
 # ------------------------------------------------------------------ life cycle

@@ -1,10 +1,11 @@
-"""List, then watch, one big kind (nodes, pods) in compact form, off the event loop.
+"""List, then watch, one big kind (nodes, pods, Deployments) compactly, off the event loop.
 
 Why not a kopf index: kopf gives every listed object its own worker and, until
 every index is filled, parks each worker on one shared condition, so its start
 is quadratic in the objects and holds every body meanwhile (50,000 pods: never
 ready, over 2 GiB; docs/benchmarks.md, finding 2). Paddock needs a few numbers
-per pod, so for nodes and pods it runs the plain Kubernetes protocol itself:
+per pod, so for nodes, pods and its own Deployments (several events each per
+admission) it runs the plain Kubernetes protocol itself:
 
 - LIST in pages of `page_size` (`limit` + `continue`), each page decoded and
   turned into compact records at once, so no more than one page of JSON lives;
@@ -70,6 +71,7 @@ class ListWatch(Generic[V]):
     put: Callable[[str, V | None], None]
     """Called on the event loop per watch event; None: forget the key."""
     field_selector: str | None = None
+    label_selector: str | None = None
     page_size: int = 500
     watch_timeout: int = 300
     listed: asyncio.Event = field(default_factory=asyncio.Event)
@@ -110,6 +112,8 @@ class ListWatch(Generic[V]):
     def _request(self, **kwargs: Any) -> Any:
         if self.field_selector:
             kwargs["field_selector"] = self.field_selector
+        if self.label_selector:
+            kwargs["label_selector"] = self.label_selector
         try:
             return self.call(_preload_content=False, **kwargs)
         except ApiException as error:

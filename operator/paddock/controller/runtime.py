@@ -12,18 +12,24 @@ from kubernetes import client
 
 from paddock.controller import metrics
 from paddock.controller.applier import Applier, Clients
+from paddock.controller.labels import WORKLOAD_LABEL
 from paddock.controller.leadership import LeaseElector
 from paddock.controller.listwatch import ListWatch
 from paddock.controller.loop import SchedulingLoop
-from paddock.controller.nodepods import NodesAndPods
-from paddock.controller.observed import NodeFacts, PodRecord, node_facts, pod_record
+from paddock.controller.observed import (
+    DeploymentFacts,
+    NodeFacts,
+    PodRecord,
+    deployment_facts,
+    node_facts,
+    pod_record,
+)
 from paddock.controller.snapshot import ClusterState, SnapshotBuilder
 from paddock.planner import Plan, plan
 
 log = logging.getLogger("paddock.runtime")
 
 INDEX_NAMES = {
-    "paddock_deployments": "deployments",
     "paddock_namespaces": "namespaces",
     "paddock_pools": "pools",
     "paddock_budgets": "budgets",
@@ -45,7 +51,7 @@ class Runtime:
     applier: Applier
     elector: LeaseElector
     loop: SchedulingLoop[ClusterState, Plan]
-    watches: tuple[ListWatch[NodeFacts], ListWatch[PodRecord]]
+    watches: tuple[ListWatch[Any], ...]
     kopf_listed: asyncio.Event = field(default_factory=asyncio.Event)
     """Set by the first kopf event handler call: kopf has filled its indexes."""
 
@@ -72,7 +78,7 @@ class Runtime:
             applier=applier,
             elector=elector,
             loop=loop,
-            watches=node_and_pod_watches(builder.nodes_and_pods, loop.poke, client.CoreV1Api(api)),
+            watches=list_watches(builder, loop.poke, api),
         )
 
     async def start_watches(self) -> None:
@@ -116,42 +122,52 @@ class Runtime:
             await asyncio.sleep(every)
 
 
-def node_and_pod_watches(
-    store: NodesAndPods, poke: Callable[[str], None], core: client.CoreV1Api
-) -> tuple[ListWatch[NodeFacts], ListWatch[PodRecord]]:
-    """Nodes poke the loop on every change. Pods poke it when they are Paddock's own or when
-    they leave (freed cores); other pods arriving are read by the next cycle anyway."""
+def list_watches(
+    builder: SnapshotBuilder, poke: Callable[[str], None], api: client.ApiClient
+) -> tuple[ListWatch[Any], ...]:
+    """The list-watches that fill the builder's nodes, pods and Deployments.
 
-    def put_node(name: str, facts: NodeFacts | None) -> None:
-        store.put_node(name, facts)
-        poke("node")
+    Nodes and Paddock's Deployments poke the loop on every change. Pods poke it
+    when they are Paddock's own or when they leave (freed cores); other pods
+    arriving are read by the next cycle anyway.
+    """
+    store, deployments = builder.nodes_and_pods, builder.deployments
+    core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
+
+    def then_poke(change: Callable[..., None], reason: str) -> Callable[..., None]:
+        def change_and_poke(*args: Any) -> None:
+            change(*args)
+            poke(reason)
+
+        return change_and_poke
 
     def put_pod(uid: str, record: PodRecord | None) -> None:
         store.put_pod(uid, record)
         if record is None or record.workload is not None:
             poke("pod")
 
-    def replace_pods(records: dict[str, PodRecord]) -> None:
-        store.replace_pods(records.items())
-        poke("pods listed")
-
-    def replace_nodes(records: dict[str, NodeFacts]) -> None:
-        store.replace_nodes(records)
-        poke("nodes listed")
-
-    nodes = ListWatch[NodeFacts](
-        kind="nodes",
-        call=core.list_node,
-        compact=lambda body: (body["metadata"]["name"], node_facts(body)),
-        replace=replace_nodes,
-        put=put_node,
+    return (
+        ListWatch[NodeFacts](
+            kind="nodes",
+            call=core.list_node,
+            compact=lambda body: (body["metadata"]["name"], node_facts(body)),
+            replace=then_poke(store.replace_nodes, "nodes listed"),
+            put=then_poke(store.put_node, "node"),
+        ),
+        ListWatch[PodRecord](
+            kind="pods",
+            call=core.list_pod_for_all_namespaces,
+            compact=lambda body: (body["metadata"]["uid"], pod_record(body)),
+            replace=then_poke(lambda pods: store.replace_pods(pods.items()), "pods listed"),
+            put=put_pod,
+            field_selector=POD_SELECTOR,
+        ),
+        ListWatch[DeploymentFacts](
+            kind="deployments",
+            call=apps.list_deployment_for_all_namespaces,
+            compact=lambda body: (body["metadata"]["uid"], deployment_facts(body)),
+            replace=then_poke(deployments.replace, "deployments listed"),
+            put=then_poke(deployments.put, "deployment"),
+            label_selector=WORKLOAD_LABEL,
+        ),
     )
-    pods = ListWatch[PodRecord](
-        kind="pods",
-        call=core.list_pod_for_all_namespaces,
-        compact=lambda body: (body["metadata"]["uid"], pod_record(body)),
-        replace=replace_pods,
-        put=put_pod,
-        field_selector=POD_SELECTOR,
-    )
-    return nodes, pods

@@ -1,8 +1,8 @@
 """From what the operator observed to the planner's Snapshot, plus what the applier needs.
 
 The planner takes plain data; this module is the only place that reads the
-observations: kopf indexes for Paddock's objects, Deployments and namespaces,
-and `NodesAndPods` (compact records with per-node sums) for nodes and pods.
+observations: kopf indexes for Paddock's objects and namespaces, and the
+list-watched records (`watched.py`) of nodes, pods and Paddock's Deployments.
 It validates every Paddock object with the same pydantic models that generate
 the CRDs, so an object the API server let through but the operator cannot use
 (e.g. written before a CRD upgrade) is reported, not fatal.
@@ -29,9 +29,9 @@ from paddock.api import (
     describe_errors,
 )
 from paddock.controller.labels import ARCH_LABEL, INSTANCE_TYPE_LABEL, ZONE_LABEL
-from paddock.controller.nodepods import NodesAndPods
 from paddock.controller.observed import DeploymentFacts, ObjectFacts
 from paddock.controller.status import PoolMeasures
+from paddock.controller.watched import DeploymentsByWorkload, NodesAndPods
 from paddock.planner import Budget, Node, Pool, Snapshot, Workload
 
 SpecT = TypeVar("SpecT", bound=BaseModel)
@@ -118,7 +118,7 @@ class SnapshotBuilder:
     """Reads the kopf indexes (bound at startup) and the node/pod records; builds a ClusterState."""
 
     nodes_and_pods: NodesAndPods = field(default_factory=NodesAndPods)
-    deployments: IndexLike = field(default_factory=dict)
+    deployments: DeploymentsByWorkload = field(default_factory=DeploymentsByWorkload)
     namespaces: IndexLike = field(default_factory=dict)
     pools: IndexLike = field(default_factory=dict)
     budgets: IndexLike = field(default_factory=dict)
@@ -198,9 +198,9 @@ class SnapshotBuilder:
                 )
             )
 
-        deployments: dict[str, list[DeploymentFacts]] = defaultdict(list)
-        for workload_key, deployment in _values(self.deployments):
-            deployments[workload_key].append(deployment)
+        deployments = {
+            key: list(group.values()) for key, group in self.deployments.by_workload.items()
+        }
         ready = {key: sum(d.ready_replicas for d in ds) for key, ds in deployments.items()}
 
         namespace_labels = {name: labels for name, labels in _values(self.namespaces)}

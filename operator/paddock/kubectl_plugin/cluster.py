@@ -23,13 +23,12 @@ from kubernetes.client.exceptions import ApiException
 from paddock import GROUP, VERSION
 from paddock.controller import observed
 from paddock.controller.labels import WORKLOAD_LABEL
-from paddock.controller.nodepods import NodesAndPods
 from paddock.controller.snapshot import ClusterState, SnapshotBuilder
+from paddock.controller.watched import DeploymentsByWorkload, NodesAndPods
 
 from .explain import EventLine
 
 INDEXES = (
-    "deployments",
     "namespaces",
     "pools",
     "budgets",
@@ -150,11 +149,12 @@ def state_from_objects(
     budgets: Iterable[Mapping[str, Any]] = (),
     workloads: Iterable[Mapping[str, Any]] = (),
 ) -> ClusterState:
-    """Objects (as the API returns them) -> the operator's indexes -> its ClusterState.
+    """Objects (as the API returns them) -> what the operator keeps -> its ClusterState.
 
-    Keys and values are those of the kopf indexes in `controller/handlers.py`: nodes by name,
-    pod usage by node, Paddock's pods and Deployments by "namespace/workload", namespace labels
-    by name, Paddock objects by name ("namespace/name" for workloads).
+    Nodes, pods and Deployments go into the records the operator's list-watches fill
+    (`controller/watched.py`); namespaces and Paddock's objects into dict-of-list indexes keyed
+    as the kopf indexes in `controller/handlers.py` (namespace labels by name, Paddock objects
+    by name, "namespace/name" for workloads).
     """
     indexes: dict[str, dict[Any, list[Any]]] = {name: {} for name in INDEXES}
 
@@ -164,13 +164,10 @@ def state_from_objects(
     nodes_and_pods = NodesAndPods()
     nodes_and_pods.replace_nodes({b["metadata"]["name"]: observed.node_facts(b) for b in nodes})
     for body in pods:
-        metadata = body.get("metadata") or {}
-        uid = metadata.get("uid") or f"{metadata.get('namespace')}/{metadata.get('name')}"
-        nodes_and_pods.put_pod(uid, observed.pod_record(body))
+        nodes_and_pods.put_pod(_uid(body), observed.pod_record(body))
+    by_workload = DeploymentsByWorkload()
     for body in deployments:
-        facts = observed.deployment_facts(body)
-        if facts is not None:
-            put("deployments", facts.workload, facts)
+        by_workload.put(_uid(body), observed.deployment_facts(body))
     for body in namespaces:
         metadata = body["metadata"]
         put("namespaces", metadata["name"], dict(metadata.get("labels") or {}))
@@ -179,14 +176,22 @@ def state_from_objects(
             item = observed.object_facts(body)
             key = f"{item.namespace}/{item.name}" if item.namespace else item.name
             put(index, key, item)
-    return build_state(indexes, nodes_and_pods)
+    return build_state(indexes, nodes_and_pods, by_workload)
+
+
+def _uid(body: Mapping[str, Any]) -> str:
+    """The key the list-watches use; hand-written test objects may have no uid."""
+    metadata = body.get("metadata") or {}
+    return str(metadata.get("uid") or f"{metadata.get('namespace')}/{metadata.get('name')}")
 
 
 def build_state(
-    indexes: Mapping[str, Mapping[Any, list[Any]]], nodes_and_pods: NodesAndPods
+    indexes: Mapping[str, Mapping[Any, list[Any]]],
+    nodes_and_pods: NodesAndPods,
+    deployments: DeploymentsByWorkload,
 ) -> ClusterState:
-    """The operator's SnapshotBuilder over plain dict-of-list indexes and node/pod records."""
-    builder = SnapshotBuilder(nodes_and_pods=nodes_and_pods)
+    """The operator's SnapshotBuilder over plain dict-of-list indexes and list-watched records."""
+    builder = SnapshotBuilder(nodes_and_pods=nodes_and_pods, deployments=deployments)
     for name in INDEXES:
         setattr(builder, name, indexes.get(name, {}))
     return builder.build()

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from paddock.controller.labels import POOL_LABEL, WORKLOAD_LABEL
-from paddock.controller.nodepods import NodesAndPods
-from paddock.controller.observed import pod_record
+from paddock.controller.observed import DeploymentFacts, pod_record
+from paddock.controller.watched import DeploymentsByWorkload, NodesAndPods
 
 
 def pod(
@@ -79,3 +79,24 @@ def test_a_fresh_list_replaces_everything() -> None:
     store.replace_pods([("kept", fresh)])
     assert store.usage == {"n2": (1000, GIB)}
     assert store.agent_pods == {} and set(store.pods) == {"kept"}
+
+
+def test_deployments_are_grouped_by_workload_and_follow_renames_and_deletes() -> None:
+    def facts(workload: str, pool: str, replicas: int = 1) -> DeploymentFacts:
+        return DeploymentFacts(f"{workload}-{pool}", f"team/{workload}", pool, replicas, 0, "h")
+
+    store = DeploymentsByWorkload()
+    store.put("d1", facts("agent", "g3"))
+    store.put("d2", facts("agent", "g4"))
+    store.put("d1", facts("agent", "g3", replicas=3))  # changed in place
+    assert {d.pool: d.replicas for d in store.by_workload["team/agent"].values()} == {
+        "g3": 3,
+        "g4": 1,
+    }
+    store.put("d2", facts("other", "g4"))  # relabelled to another workload
+    assert set(store.by_workload["team/agent"]) == {"d1"}
+    store.put("d1", None)
+    store.put("d2", None)
+    assert store.by_workload == {}
+    store.replace({"d3": facts("agent", "g2")})
+    assert list(store.by_workload) == ["team/agent"]

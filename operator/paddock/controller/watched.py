@@ -1,11 +1,12 @@
-"""Nodes and pods as Paddock keeps them: compact records and running per-node sums.
+"""What the list-watches keep: nodes, pods and Paddock's Deployments, compactly.
 
 A cluster of 5,000 nodes and 50,000 pods is the normal case, so nothing here
-holds a whole object: a node is its `NodeFacts`, a pod its `PodRecord`, and the
-CPU and memory requested on each node are kept as running sums, updated per
-event, so a scheduling cycle reads 5,000 sums instead of adding up 50,000 pods.
-Pure data and no I/O: `listwatch.py` feeds it from the API server, the kubectl
-plugin from one list, the unit tests from dicts.
+holds a whole object: a node is its `NodeFacts`, a pod its `PodRecord`, a
+Deployment its `DeploymentFacts`, and the CPU and memory requested on each node
+are kept as running sums, updated per event, so a scheduling cycle reads 5,000
+sums instead of adding up 50,000 pods. Pure data and no I/O: `listwatch.py`
+feeds it from the API server, the kubectl plugin from one list, the unit tests
+from dicts.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from paddock.controller.observed import AgentPod, NodeFacts, PodRecord
+from paddock.controller.observed import AgentPod, DeploymentFacts, NodeFacts, PodRecord
 
 
 @dataclass
@@ -69,3 +70,29 @@ class NodesAndPods:
             self.usage.pop(record.node, None)
         else:
             self.usage[record.node] = (cpu, memory)
+
+
+@dataclass
+class DeploymentsByWorkload:
+    """Paddock's Deployments (one per workload and pool), by "namespace/workload"."""
+
+    by_workload: dict[str, dict[str, DeploymentFacts]] = field(default_factory=dict)
+    _workload_of: dict[str, str] = field(default_factory=dict)
+    """uid -> the workload it was filed under (a DELETED event may carry an older body)."""
+
+    def put(self, uid: str, facts: DeploymentFacts | None) -> None:
+        """A Deployment added or changed; None removes it."""
+        old = self._workload_of.pop(uid, None)
+        if old is not None:
+            group = self.by_workload.get(old, {})
+            group.pop(uid, None)
+            if not group:
+                self.by_workload.pop(old, None)
+        if facts is not None:
+            self._workload_of[uid] = facts.workload
+            self.by_workload.setdefault(facts.workload, {})[uid] = facts
+
+    def replace(self, deployments: Mapping[str, DeploymentFacts]) -> None:
+        self.by_workload, self._workload_of = {}, {}
+        for uid, facts in deployments.items():
+            self.put(uid, facts)
