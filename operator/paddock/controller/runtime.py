@@ -132,7 +132,9 @@ def list_watches(
     arriving are read by the next cycle anyway.
     """
     store, deployments = builder.nodes_and_pods, builder.deployments
-    core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
+    # A client of their own: three long watches must not take connections from the writers' pool.
+    watching = client.ApiClient(api.configuration)
+    core, apps = client.CoreV1Api(watching), client.AppsV1Api(watching)
 
     def then_poke(change: Callable[..., None], reason: str) -> Callable[..., None]:
         def change_and_poke(*args: Any) -> None:
