@@ -152,11 +152,17 @@ up() {
   source "$KIND_CACHE/images-$(host_arch).env"
   timing "kind images"
   [[ -f "$REPO_ROOT/Dockerfile" ]] || die "no Dockerfile at the repository root to build the operator image from"
+  local old_operator
+  old_operator="$(docker image inspect -f '{{.Id}}' "$OPERATOR_IMAGE" 2>/dev/null || true)"
   log "building $OPERATOR_IMAGE (BASE_IMAGE=$PYTHON_IMAGE)"
   if ! DOCKER_BUILDKIT=0 docker build --build-arg "BASE_IMAGE=$PYTHON_IMAGE" -t "$OPERATOR_IMAGE" \
       "$REPO_ROOT" > "$KIND_CACHE/logs/build-operator.log" 2>&1; then
     tail -n 30 "$KIND_CACHE/logs/build-operator.log" >&2
     die "the operator image did not build; log: $KIND_CACHE/logs/build-operator.log"
+  fi
+  # The previous operator image, left untagged by this build (300 MB per operator change).
+  if [[ -n "$old_operator" && "$old_operator" != "$(docker image inspect -f '{{.Id}}' "$OPERATOR_IMAGE")" ]]; then
+    docker rmi "$old_operator" >/dev/null 2>&1 || true
   fi
   timing "operator image"
 

@@ -80,6 +80,12 @@ up() {
       printf 'ARG NODE_IMAGE\nFROM ${NODE_IMAGE}\n# the arm64 kubelet; it runs under qemu-aarch64 (binfmt_misc)\nCOPY kubelet /usr/bin/kubelet\nRUN ["/usr/bin/kubelet", "--version"]\n' > "$ctx/Dockerfile"
       DOCKER_BUILDKIT=0 docker build -q --build-arg "NODE_IMAGE=$host_node" -t "$NODE_IMAGE" "$ctx" >/dev/null
       rm -rf "$ctx"
+      # Each one pins the layers of the host node image it was built on (1+ GB):
+      # drop the older ones no container uses.
+      local old
+      for old in $(docker images --format '{{.Repository}}:{{.Tag}}' "$LOCAL_REPO/kind-node-arm64-kubelet"); do
+        [[ "$old" == "$NODE_IMAGE" ]] || docker rmi "$old" >/dev/null 2>&1 || true
+      done
     fi
     # The arm64 agent, labelled with the node's runtime architecture.
     agent_for_node="$AGENT_LOCAL-native-runtime"
