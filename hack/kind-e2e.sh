@@ -281,7 +281,7 @@ case "$cmd" in
     timing "docker engine"
     if [[ "${PADDOCK_KIND_ONLY_WARM:-0}" == 1 ]] && ! warm; then
       [[ $ENGINE_WAS_UP == 1 ]] || "$KIND_DIR/docker.sh" stop >&2
-      skip "PADDOCK_KIND_ONLY_WARM=1 and no cached kind node image (a cold build takes ~35 min)"
+      skip "PADDOCK_KIND_ONLY_WARM=1 and no cached kind node image (see docs/development.md for the cold build time)"
     fi
     trap finish EXIT
     # A CI job's timeout or ^C: still delete the cluster and stop the engine.
