@@ -25,8 +25,9 @@ def load_kube_config() -> client.ApiClient:
     else:
         config.load_kube_config()  # type: ignore[no-untyped-call]
     configuration = client.Configuration.get_default_copy()
-    # Many writes in flight at once: one pooled connection per writer thread.
-    configuration.connection_pool_maxsize = WRITES_IN_FLIGHT
+    # Many writes in flight at once: one pooled connection per writer thread, and a few more
+    # for the Lease and the node and pod watches that share this client.
+    configuration.connection_pool_maxsize = WRITES_IN_FLIGHT + 8
     return client.ApiClient(configuration)
 
 
