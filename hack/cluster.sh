@@ -12,6 +12,9 @@
 # State (certificates, etcd data, logs, kubeconfigs) lives in .local/cluster
 # (git-ignored; PADDOCK_CLUSTER_DIR overrides). Ports come from
 # PADDOCK_PORT_BASE (default 36000): etcd +0/+1, apiserver +443, kwok +10.
+# PADDOCK_NODE_MONITOR_GRACE (default 20s): how long a node may miss its
+# heartbeat before it is NotReady; bench/e2e.py raises it, because kwok on two
+# busy cores cannot renew 5,000 node leases in time.
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 
@@ -195,7 +198,7 @@ YAML
     --service-account-private-key-file="$PKI/sa.key" --root-ca-file="$PKI/ca.crt" \
     --use-service-account-credentials=true --kube-api-qps=200 --kube-api-burst=400 \
     --concurrent-deployment-syncs=10 --concurrent-replicaset-syncs=10 \
-    --node-monitor-grace-period=20s --terminated-pod-gc-threshold=500 --v=1
+    --node-monitor-grace-period="${PADDOCK_NODE_MONITOR_GRACE:-20s}" --terminated-pod-gc-threshold=500 --v=1
 
   start kube-scheduler --config="$CLUSTER_DIR/scheduler.yaml" \
     --authentication-kubeconfig="$CLUSTER_DIR/scheduler.kubeconfig" \
