@@ -369,7 +369,19 @@ class Applier:
             parsed.facts,
             tuple(state.pools.get(p) for p, _ in decision.assignments),
             self._written_status.get(("agentworkloads", key)),
-            decision,
+            # What the writes are made of; not `placements` (the simulated nodes move as
+            # others are admitted, and nothing written depends on them) nor `events`.
+            (
+                decision.budget,
+                decision.admitted_replicas,
+                decision.admitted_cores,
+                decision.requested_cores,
+                decision.assignments,
+                decision.state,
+                decision.reason,
+                decision.message,
+                decision.queue_position,
+            ),
             deployments,
             tuple(sorted((p, self._written_deployments.get((key, p))) for p in pools)),
         )
