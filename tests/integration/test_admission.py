@@ -88,6 +88,22 @@ def test_workload_larger_than_any_node_waits_for_capacity(ground: Ground) -> Non
     assert ground.deployments("huge") == []
 
 
+def test_nodes_with_a_taint_the_pool_does_not_tolerate_are_never_admitted_onto(
+    ground: Ground,
+) -> None:
+    """Admitting there would leave the pods Pending: the workload waits instead."""
+    ground.add_nodes("g4", "c8g.4xlarge", 1)  # tainted kubernetes.io/arch=arm64:NoSchedule
+    ground.pool("g4", tolerations=[])
+    budget = ground.budget("team", 8)
+    ground.workload("blocked", budget=budget, replicas=1, cores=2)
+
+    status = ground.wait_status(
+        "blocked", "NoMatchingPool", phase="Queued", reason="NoMatchingPool"
+    )
+    assert "no schedulable arm64 nodes" in status["message"], status["message"]
+    assert ground.deployments("blocked") == []
+
+
 def test_strict_fifo_blocks_behind_its_head(ground: Ground) -> None:
     ground.add_nodes("g4", "c8g.4xlarge", 1)
     ground.pool("g4")

@@ -469,6 +469,16 @@ class Toleration(ApiModel):
         description="How long a NoExecute taint is tolerated before eviction; unset is forever.",
     )
 
+    def tolerates(self, key: str, value: str, effect: str) -> bool:
+        """Whether this toleration matches a node taint, as kube-scheduler decides it."""
+        if self.effect and self.effect != effect:
+            return False
+        if not self.key:
+            return self.operator == "Exists"
+        if self.key != key:
+            return False
+        return self.operator == "Exists" or (self.value or "") == value
+
     rules = (
         Rule(
             cel="self.operator != 'Exists' || !has(self.value) || self.value == ''",

@@ -23,6 +23,9 @@ class NodeFacts(NamedTuple):
     allocatable_memory: int
     schedulable: bool
     """Ready, not cordoned and without a NoExecute taint from the node lifecycle controller."""
+    taints: tuple[tuple[str, str, str], ...] = ()
+    """(key, value, effect) of every other NoSchedule or NoExecute taint: a pool's pods land
+    on the node only if the pool's tolerations tolerate all of them."""
 
 
 class AgentPod(NamedTuple):
@@ -82,10 +85,8 @@ def node_facts(body: Mapping[str, Any]) -> NodeFacts:
     metadata, spec, status = body.get("metadata", {}), body.get("spec", {}), body.get("status", {})
     allocatable = status.get("allocatable") or {}
     conditions = {c.get("type"): c.get("status") for c in status.get("conditions") or []}
-    tainted = any(
-        t.get("key") in NOT_READY_TAINTS and t.get("effect") in ("NoSchedule", "NoExecute")
-        for t in spec.get("taints") or []
-    )
+    hard = [t for t in spec.get("taints") or [] if t.get("effect") in ("NoSchedule", "NoExecute")]
+    tainted = any(t.get("key") in NOT_READY_TAINTS for t in hard)
     schedulable = (
         conditions.get("Ready") == "True" and not spec.get("unschedulable") and not tainted
     )
@@ -95,6 +96,11 @@ def node_facts(body: Mapping[str, Any]) -> NodeFacts:
         allocatable_millicores=parse_cpu_millicores(allocatable.get("cpu", "0")),
         allocatable_memory=parse_memory_bytes(str(allocatable.get("memory", "0"))),
         schedulable=schedulable,
+        taints=tuple(
+            (sys.intern(t.get("key", "")), sys.intern(t.get("value", "")), t["effect"])
+            for t in hard
+            if t.get("key") not in NOT_READY_TAINTS
+        ),
     )
 
 

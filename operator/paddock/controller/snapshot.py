@@ -99,6 +99,12 @@ def graviton_generation(labels: Mapping[str, str]) -> str | None:
     return None
 
 
+def tolerates_all(pool: CorePoolSpec, taints: Iterable[tuple[str, str, str]]) -> bool:
+    """Whether the pool's tolerations (the only ones its pods get) tolerate every taint."""
+    tolerations = pool.tolerations or ()
+    return all(any(t.tolerates(*taint) for t in tolerations) for taint in taints)
+
+
 def _values(index: IndexLike) -> Iterable[tuple[Any, Any]]:
     for key, store in index.items():
         for value in store:
@@ -169,11 +175,15 @@ class SnapshotBuilder:
             cpu_used, memory_used = used.get(node_name, (0, 0))
             free_millicores = facts.allocatable_millicores - cpu_used
             reserved = 0
+            schedulable = facts.schedulable
             if pool_name is not None:
                 node_pool[node_name] = pool_name
                 pool_spec = pools[pool_name].spec
                 assert pool_spec is not None
                 reserved = pool_spec.reserved_cores_per_node
+                # A taint the pool does not tolerate keeps its pods off the node: never admit
+                # onto it, or the pods would stay Pending.
+                schedulable = schedulable and tolerates_all(pool_spec, facts.taints)
                 stats = pool_stats[pool_name]
                 stats["nodes"] += 1
                 stats["ready"] += int(facts.schedulable)
@@ -183,7 +193,7 @@ class SnapshotBuilder:
                     stats["gen"].add(generation)
                 if ZONE_LABEL in facts.labels:
                     stats["zones"].add(facts.labels[ZONE_LABEL])
-                if facts.schedulable:
+                if schedulable:
                     stats["alloc"] += facts.allocatable_millicores // 1000
                     stats["used"] += math.ceil(cpu_used / 1000)
             nodes.append(
@@ -192,7 +202,7 @@ class SnapshotBuilder:
                     pool=pool_name,
                     zone=facts.labels.get(ZONE_LABEL, ""),
                     arch=facts.labels.get(ARCH_LABEL, "unknown"),
-                    schedulable=facts.schedulable,
+                    schedulable=schedulable,
                     free_cores=math.floor(free_millicores / 1000) - reserved,
                     free_memory=facts.allocatable_memory - memory_used,
                 )

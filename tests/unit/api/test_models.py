@@ -22,6 +22,7 @@ from paddock.api import (
     CoreBudgetStatus,
     CorePool,
     LabelSelector,
+    Toleration,
     describe_errors,
     parse_cpu_millicores,
     parse_memory_bytes,
@@ -346,3 +347,20 @@ def test_examples_hang_together() -> None:
         used[chosen] += workload.spec.requested_cores
     for name, cores in used.items():
         assert cores <= budgets[name].spec.cores, f"the examples overrun budget {name}"
+
+
+@pytest.mark.parametrize(
+    ("toleration", "taint", "tolerated"),
+    [
+        ({"operator": "Exists"}, ("any", "x", "NoSchedule"), True),
+        ({"key": "k", "operator": "Exists"}, ("k", "x", "NoExecute"), True),
+        ({"key": "k", "value": "v"}, ("k", "v", "NoSchedule"), True),
+        ({"key": "k", "value": "v"}, ("k", "w", "NoSchedule"), False),
+        ({"key": "k", "value": "v", "effect": "NoExecute"}, ("k", "v", "NoSchedule"), False),
+        ({"key": "other", "operator": "Exists"}, ("k", "", "NoSchedule"), False),
+    ],
+)
+def test_toleration_matches_taints_as_kube_scheduler_does(
+    toleration: dict[str, Any], taint: tuple[str, str, str], tolerated: bool
+) -> None:
+    assert Toleration.model_validate(toleration).tolerates(*taint) is tolerated

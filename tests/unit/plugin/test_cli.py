@@ -74,7 +74,10 @@ def objects() -> dict[str, list[dict[str, Any]]]:
         "pools": [
             {
                 "metadata": {"name": "g4", **meta, "uid": "p"},
-                "spec": {"nodeSelector": {"matchLabels": {"karpenter.sh/nodepool": "g4"}}},
+                "spec": {
+                    "nodeSelector": {"matchLabels": {"karpenter.sh/nodepool": "g4"}},
+                    "tolerations": [{**TAINT, "operator": "Equal"}],
+                },
             }
         ],
         "budgets": [
