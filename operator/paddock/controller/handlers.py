@@ -1,10 +1,12 @@
-"""kopf wiring: indexes that observe, events that poke, and the loop's start and stop.
+"""kopf wiring: the operator's life cycle, settings, and the namespace index.
 
-Handlers stay thin: an index function turns one object into a small tuple;
-an event handler pokes the scheduling loop. No handler makes a decision.
-kopf watches Paddock's own objects and namespaces; nodes, pods and Paddock's
-Deployments, the kinds with many objects or many events, are list-watched
-compactly (`listwatch.py`).
+kopf runs the process (startup, cleanup, login, signals) and watches
+namespaces. Everything Paddock schedules from (its own objects, nodes, pods,
+its Deployments) is list-watched compactly by `listwatch.py` instead: kopf's
+per-object machinery (a worker, causes and handler kwargs per event, every
+body queued until its indexes are full) fell behind at 10,000 AgentWorkloads
+and never finished listing 50,000 pods (docs/benchmarks.md). No handler makes
+a decision; the scheduling loop does.
 """
 
 from __future__ import annotations
@@ -15,8 +17,6 @@ from typing import Any
 
 import kopf
 
-from paddock import GROUP, VERSION
-from paddock.controller import observed
 from paddock.controller.runtime import Runtime
 
 log = logging.getLogger("paddock.handlers")
@@ -27,51 +27,22 @@ def _runtime(memo: Any) -> Runtime:
     return runtime
 
 
-# ------------------------------------------------------------------ indexes
+# ------------------------------------------------------------------ namespaces
+# Namespace labels decide which budgets select a workload. kopf calls event
+# handlers only once its indexes are listed, so the first call also says that
+# kopf's part of the snapshot is complete (every cluster has namespaces).
 @kopf.index("namespaces")
 async def paddock_namespaces(name: str, labels: kopf.Labels, memo: kopf.Memo, **_: Any) -> Any:
     _runtime(memo).loop.poke("namespace")
     return {name: dict(labels)}
 
 
-@kopf.index(GROUP, VERSION, "corepools")
-async def paddock_pools(body: kopf.Body, name: str, memo: kopf.Memo, **_: Any) -> Any:
-    _runtime(memo).loop.poke("corepool")
-    return {name: observed.object_facts(body)}
-
-
-@kopf.index(GROUP, VERSION, "corebudgets")
-async def paddock_budgets(body: kopf.Body, name: str, memo: kopf.Memo, **_: Any) -> Any:
-    _runtime(memo).loop.poke("corebudget")
-    return {name: observed.object_facts(body)}
-
-
-@kopf.index(GROUP, VERSION, "agentworkloads")
-async def paddock_workloads(
-    body: kopf.Body, namespace: str | None, name: str, memo: kopf.Memo, **_: Any
-) -> Any:
-    _runtime(memo).loop.poke("agentworkload")
-    return {f"{namespace}/{name}": observed.object_facts(body)}
-
-
-# ------------------------------------------------------------------ triggers
-# Indexes see creations and changes; deletions only reach event handlers.
-# kopf calls event handlers only once every index is fully listed, so the
-# first call also says that kopf's part of the snapshot is complete. Namespaces
-# are watched for that too: every cluster has some, even with no Paddock object.
-async def _poke(memo: kopf.Memo, resource: kopf.Resource, **_: Any) -> None:
+@kopf.on.event("namespaces", id="poke-namespaces")
+async def namespace_changed(memo: kopf.Memo, **_: Any) -> None:
+    """Deletions reach only event handlers, not indexes."""
     runtime = _runtime(memo)
     runtime.kopf_listed.set()
-    runtime.loop.poke(resource.plural)
-
-
-for _args in (
-    (GROUP, VERSION, "agentworkloads"),
-    (GROUP, VERSION, "corebudgets"),
-    (GROUP, VERSION, "corepools"),
-    ("namespaces",),
-):
-    kopf.on.event(*_args, id=f"poke-{_args[-1]}")(_poke)
+    runtime.loop.poke("namespace")
 
 
 # ------------------------------------------------------------------ life cycle

@@ -204,6 +204,13 @@ def object_facts(body: Mapping[str, Any]) -> ObjectFacts:
     )
 
 
+def object_key(body: Mapping[str, Any]) -> str:
+    """How Paddock names an object: "namespace/name", or the name of a cluster-scoped one."""
+    metadata = body.get("metadata") or {}
+    namespace = metadata.get("namespace")
+    return f"{namespace}/{metadata['name']}" if namespace else str(metadata["name"])
+
+
 SPEC_HASH_ANNOTATION = "paddock.dev/spec-hash"
 """On Deployments: a hash of what Paddock rendered, so an unchanged plan writes nothing."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -10,6 +11,7 @@ from typing import Any
 
 from kubernetes import client
 
+from paddock import GROUP, VERSION
 from paddock.controller import metrics
 from paddock.controller.applier import Applier, Clients
 from paddock.controller.labels import WORKLOAD_LABEL
@@ -19,9 +21,12 @@ from paddock.controller.loop import SchedulingLoop
 from paddock.controller.observed import (
     DeploymentFacts,
     NodeFacts,
+    ObjectFacts,
     PodRecord,
     deployment_facts,
     node_facts,
+    object_facts,
+    object_key,
     pod_record,
 )
 from paddock.controller.snapshot import ClusterState, SnapshotBuilder
@@ -31,9 +36,6 @@ log = logging.getLogger("paddock.runtime")
 
 INDEX_NAMES = {
     "paddock_namespaces": "namespaces",
-    "paddock_pools": "pools",
-    "paddock_budgets": "budgets",
-    "paddock_workloads": "workloads",
 }
 """kopf index function name -> SnapshotBuilder attribute."""
 
@@ -125,16 +127,17 @@ class Runtime:
 def list_watches(
     builder: SnapshotBuilder, poke: Callable[[str], None], api: client.ApiClient
 ) -> tuple[ListWatch[Any], ...]:
-    """The list-watches that fill the builder's nodes, pods and Deployments.
+    """The list-watches that fill the builder: Paddock's objects, nodes, pods, Deployments.
 
-    Nodes and Paddock's Deployments poke the loop on every change. Pods poke it
-    when they are Paddock's own or when they leave (freed cores); other pods
-    arriving are read by the next cycle anyway.
+    Everything pokes the loop on every change, except pods: they poke it when
+    they are Paddock's own or when they leave (freed cores); other pods arriving
+    are read by the next cycle anyway.
     """
     store, deployments = builder.nodes_and_pods, builder.deployments
-    # A client of their own: three long watches must not take connections from the writers' pool.
+    # A client of their own: long watches must not take connections from the writers' pool.
     watching = client.ApiClient(api.configuration)
     core, apps = client.CoreV1Api(watching), client.AppsV1Api(watching)
+    custom = client.CustomObjectsApi(watching)
 
     def then_poke(change: Callable[..., None], reason: str) -> Callable[..., None]:
         def change_and_poke(*args: Any) -> None:
@@ -148,7 +151,29 @@ def list_watches(
         if record is None or record.workload is not None:
             poke("pod")
 
+    def paddock_objects(plural: str, kept: dict[str, ObjectFacts]) -> ListWatch[ObjectFacts]:
+        def replace(found: dict[str, ObjectFacts]) -> None:
+            kept.clear()
+            kept.update(found)
+
+        def put(key: str, facts: ObjectFacts | None) -> None:
+            if facts is None:
+                kept.pop(key, None)
+            else:
+                kept[key] = facts
+
+        return ListWatch[ObjectFacts](
+            kind=plural,
+            call=functools.partial(custom.list_cluster_custom_object, GROUP, VERSION, plural),
+            compact=lambda body: (object_key(body), object_facts(body)),
+            replace=then_poke(replace, f"{plural} listed"),
+            put=then_poke(put, plural),
+        )
+
     return (
+        paddock_objects("corepools", builder.pools),
+        paddock_objects("corebudgets", builder.budgets),
+        paddock_objects("agentworkloads", builder.workloads),
         ListWatch[NodeFacts](
             kind="nodes",
             call=core.list_node,

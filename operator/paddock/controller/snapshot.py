@@ -1,8 +1,8 @@
 """From what the operator observed to the planner's Snapshot, plus what the applier needs.
 
 The planner takes plain data; this module is the only place that reads the
-observations: kopf indexes for Paddock's objects and namespaces, and the
-list-watched records (`watched.py`) of nodes, pods and Paddock's Deployments.
+observations: the list-watched records of Paddock's objects, nodes, pods and
+Deployments (`listwatch.py`, `watched.py`) and kopf's index of namespaces.
 It validates every Paddock object with the same pydantic models that generate
 the CRDs, so an object the API server let through but the operator cannot use
 (e.g. written before a CRD upgrade) is reported, not fatal.
@@ -121,14 +121,15 @@ def parse_timestamp(value: str) -> float:
 
 @dataclass
 class SnapshotBuilder:
-    """Reads the kopf indexes (bound at startup) and the node/pod records; builds a ClusterState."""
+    """Reads what the list-watches keep and kopf's namespace index; builds a ClusterState."""
 
     nodes_and_pods: NodesAndPods = field(default_factory=NodesAndPods)
     deployments: DeploymentsByWorkload = field(default_factory=DeploymentsByWorkload)
     namespaces: IndexLike = field(default_factory=dict)
-    pools: IndexLike = field(default_factory=dict)
-    budgets: IndexLike = field(default_factory=dict)
-    workloads: IndexLike = field(default_factory=dict)
+    pools: dict[str, ObjectFacts] = field(default_factory=dict)
+    budgets: dict[str, ObjectFacts] = field(default_factory=dict)
+    workloads: dict[str, ObjectFacts] = field(default_factory=dict)
+    """By name; workloads by "namespace/name"."""
     cache: SpecCache = field(default_factory=SpecCache)
     admitted_override: dict[str, tuple[tuple[str, int], ...]] = field(default_factory=dict)
     """What this replica last wrote per workload, used until the Deployment index catches up."""
@@ -136,9 +137,11 @@ class SnapshotBuilder:
     def build(self) -> ClusterState:
         alive: set[tuple[str, str, int]] = set()
 
-        def parse_all(index: IndexLike, kind: type[SpecT]) -> dict[str, Parsed[SpecT]]:
+        def parse_all(
+            objects: Mapping[str, ObjectFacts], kind: type[SpecT]
+        ) -> dict[str, Parsed[SpecT]]:
             parsed = {}
-            for key, facts in _values(index):
+            for key, facts in objects.items():
                 parsed[key] = self.cache.parse(kind, facts)
                 alive.add((kind.__name__, facts.uid, facts.generation))
             return parsed

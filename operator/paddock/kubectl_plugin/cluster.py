@@ -24,17 +24,8 @@ from paddock import GROUP, VERSION
 from paddock.controller import observed
 from paddock.controller.labels import WORKLOAD_LABEL
 from paddock.controller.snapshot import ClusterState, SnapshotBuilder
-from paddock.controller.watched import DeploymentsByWorkload, NodesAndPods
 
 from .explain import EventLine
-
-INDEXES = (
-    "namespaces",
-    "pools",
-    "budgets",
-    "workloads",
-)
-"""The SnapshotBuilder attributes, one per operator index (`controller.runtime.INDEX_NAMES`)."""
 
 SERVICE_ACCOUNT_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 
@@ -151,50 +142,35 @@ def state_from_objects(
 ) -> ClusterState:
     """Objects (as the API returns them) -> what the operator keeps -> its ClusterState.
 
-    Nodes, pods and Deployments go into the records the operator's list-watches fill
-    (`controller/watched.py`); namespaces and Paddock's objects into dict-of-list indexes keyed
-    as the kopf indexes in `controller/handlers.py` (namespace labels by name, Paddock objects
-    by name, "namespace/name" for workloads).
+    The same functions and keys as the operator's list-watches (`controller/runtime.py`):
+    Paddock's objects by `object_key`, nodes by name, pods and Deployments by uid; namespace
+    labels as kopf's namespace index keeps them.
     """
-    indexes: dict[str, dict[Any, list[Any]]] = {name: {} for name in INDEXES}
-
-    def put(index: str, key: Any, value: Any) -> None:
-        indexes[index].setdefault(key, []).append(value)
-
-    nodes_and_pods = NodesAndPods()
-    nodes_and_pods.replace_nodes({b["metadata"]["name"]: observed.node_facts(b) for b in nodes})
+    builder = SnapshotBuilder()
+    builder.nodes_and_pods.replace_nodes(
+        {b["metadata"]["name"]: observed.node_facts(b) for b in nodes}
+    )
     for body in pods:
-        nodes_and_pods.put_pod(_uid(body), observed.pod_record(body))
-    by_workload = DeploymentsByWorkload()
+        builder.nodes_and_pods.put_pod(_uid(body), observed.pod_record(body))
     for body in deployments:
-        by_workload.put(_uid(body), observed.deployment_facts(body))
-    for body in namespaces:
-        metadata = body["metadata"]
-        put("namespaces", metadata["name"], dict(metadata.get("labels") or {}))
-    for index, bodies in (("pools", pools), ("budgets", budgets), ("workloads", workloads)):
+        builder.deployments.put(_uid(body), observed.deployment_facts(body))
+    builder.namespaces = {
+        b["metadata"]["name"]: [dict(b["metadata"].get("labels") or {})] for b in namespaces
+    }
+    for kept, bodies in (
+        (builder.pools, pools),
+        (builder.budgets, budgets),
+        (builder.workloads, workloads),
+    ):
         for body in bodies:
-            item = observed.object_facts(body)
-            key = f"{item.namespace}/{item.name}" if item.namespace else item.name
-            put(index, key, item)
-    return build_state(indexes, nodes_and_pods, by_workload)
+            kept[observed.object_key(body)] = observed.object_facts(body)
+    return builder.build()
 
 
 def _uid(body: Mapping[str, Any]) -> str:
     """The key the list-watches use; hand-written test objects may have no uid."""
     metadata = body.get("metadata") or {}
     return str(metadata.get("uid") or f"{metadata.get('namespace')}/{metadata.get('name')}")
-
-
-def build_state(
-    indexes: Mapping[str, Mapping[Any, list[Any]]],
-    nodes_and_pods: NodesAndPods,
-    deployments: DeploymentsByWorkload,
-) -> ClusterState:
-    """The operator's SnapshotBuilder over plain dict-of-list indexes and list-watched records."""
-    builder = SnapshotBuilder(nodes_and_pods=nodes_and_pods, deployments=deployments)
-    for name in INDEXES:
-        setattr(builder, name, indexes.get(name, {}))
-    return builder.build()
 
 
 def read_events(
