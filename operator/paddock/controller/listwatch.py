@@ -64,8 +64,10 @@ class ListWatch(Generic[V]):
     """For logs and metrics: "nodes", "pods"."""
     call: Callable[..., Any]
     """The client's list function, e.g. `CoreV1Api.list_pod_for_all_namespaces`."""
-    compact: Callable[[Mapping[str, Any]], tuple[str, V | None]]
-    """Object -> (key, record), the record None when Paddock keeps nothing of it."""
+    key: Callable[[Mapping[str, Any]], str]
+    """Object -> the key it is kept under (name, "namespace/name" or uid)."""
+    record: Callable[[Mapping[str, Any]], V | None]
+    """Object -> its compact record, or None when Paddock keeps nothing of it."""
     replace: Callable[[dict[str, V]], None]
     """Called on the event loop with everything a LIST returned."""
     put: Callable[[str, V | None], None]
@@ -131,7 +133,7 @@ class ListWatch(Generic[V]):
                 page_args["_continue"] = token
             page = json.loads(self._request(**page_args).data)
             for item in page.get("items") or ():
-                key, record = self.compact(item)
+                key, record = self._compact(item)
                 if record is not None:
                     records[key] = record
             metadata = page.get("metadata") or {}
@@ -141,6 +143,17 @@ class ListWatch(Generic[V]):
         loop.call_soon_threadsafe(self._hand_over, records)
         log.info("%s: listed %d", self.kind, len(records))
         return str(metadata.get("resourceVersion", ""))
+
+    def _compact(self, body: Mapping[str, Any]) -> tuple[str, V | None]:
+        """One object's key and record. An object whose record cannot be made is skipped and
+        said, never fatal (a failing list would be retried forever, the operator never ready)."""
+        key = self.key(body)
+        try:
+            return key, self.record(body)
+        except Exception as error:
+            metrics.API_ERRORS.labels(kind=f"unreadable-{self.kind}").inc()
+            log.warning("%s: skipping %s, which cannot be read: %r", self.kind, key, error)
+            return key, None
 
     def _hand_over(self, records: dict[str, V]) -> None:
         self.replace(records)
@@ -168,7 +181,7 @@ class ListWatch(Generic[V]):
                 version = str((body.get("metadata") or {}).get("resourceVersion") or version)
                 if kind == "BOOKMARK":
                     continue
-                key, record = self.compact(body)
+                key, record = self._compact(body)
                 loop.call_soon_threadsafe(self.put, key, None if kind == "DELETED" else record)
         finally:
             response.release_conn()

@@ -146,6 +146,9 @@ def list_watches(
 
         return change_and_poke
 
+    def by_uid(body: Mapping[str, Any]) -> str:
+        return str(body["metadata"]["uid"])
+
     def put_pod(uid: str, record: PodRecord | None) -> None:
         store.put_pod(uid, record)
         if record is None or record.workload is not None:
@@ -165,7 +168,8 @@ def list_watches(
         return ListWatch[ObjectFacts](
             kind=plural,
             call=functools.partial(custom.list_cluster_custom_object, GROUP, VERSION, plural),
-            compact=lambda body: (object_key(body), object_facts(body)),
+            key=object_key,
+            record=object_facts,
             replace=then_poke(replace, f"{plural} listed"),
             put=then_poke(put, plural),
         )
@@ -177,14 +181,16 @@ def list_watches(
         ListWatch[NodeFacts](
             kind="nodes",
             call=core.list_node,
-            compact=lambda body: (body["metadata"]["name"], node_facts(body)),
+            key=lambda body: body["metadata"]["name"],
+            record=node_facts,
             replace=then_poke(store.replace_nodes, "nodes listed"),
             put=then_poke(store.put_node, "node"),
         ),
         ListWatch[PodRecord](
             kind="pods",
             call=core.list_pod_for_all_namespaces,
-            compact=lambda body: (body["metadata"]["uid"], pod_record(body)),
+            key=by_uid,
+            record=pod_record,
             replace=then_poke(lambda pods: store.replace_pods(pods.items()), "pods listed"),
             put=put_pod,
             field_selector=POD_SELECTOR,
@@ -192,7 +198,8 @@ def list_watches(
         ListWatch[DeploymentFacts](
             kind="deployments",
             call=apps.list_deployment_for_all_namespaces,
-            compact=lambda body: (body["metadata"]["uid"], deployment_facts(body)),
+            key=by_uid,
+            record=deployment_facts,
             replace=then_poke(deployments.replace, "deployments listed"),
             put=then_poke(deployments.put, "deployment"),
             label_selector=WORKLOAD_LABEL,

@@ -64,7 +64,7 @@ class Server:
         return answer
 
 
-def run(server: Server) -> tuple[dict[str, str], list[str]]:
+def run(server: Server, explode_on: str = "") -> tuple[dict[str, str], list[str]]:
     """Runs the watch until the script is played; returns the kept records and the history."""
     kept: dict[str, str] = {}
     history: list[str] = []
@@ -81,12 +81,20 @@ def run(server: Server) -> tuple[dict[str, str], list[str]]:
             kept[key] = value
         history.append(f"{'del' if value is None else 'put'} {key}")
 
-    def compact(body: Mapping[str, Any]) -> tuple[str, str | None]:
-        name = body["metadata"]["name"]
-        return name, None if name.startswith("skip") else name.upper()
+    def record(body: Mapping[str, Any]) -> str | None:
+        name: str = body["metadata"]["name"]
+        if name == explode_on:
+            raise ValueError("an unreadable object")
+        return None if name.startswith("skip") else name.upper()
 
     watch = ListWatch[str](
-        kind="things", call=server, compact=compact, replace=replace, put=put, page_size=2
+        kind="things",
+        call=server,
+        key=lambda body: body["metadata"]["name"],
+        record=record,
+        replace=replace,
+        put=put,
+        page_size=2,
     )
     server.watch = watch
 
@@ -141,3 +149,10 @@ def test_an_expired_version_lists_again_and_the_list_replaces_what_was_kept() ->
 def test_response_lines_joins_split_lines_and_skips_blank_ones() -> None:
     response = Response(chunks=[b'{"a":', b' 1}\n\n{"b"', b": 2}"])
     assert list(response_lines(response)) == [b'{"a": 1}', b'{"b": 2}']
+
+
+def test_an_object_that_cannot_be_read_is_skipped_not_fatal() -> None:
+    server = Server([page(["a", "boom", "b"], "10"), events(("ADDED", "boom", "11"))])
+    kept, history = run(server, explode_on="boom")
+    assert history == ["list ['a', 'b']", "del boom"]  # a change to it: forgotten, not kept stale
+    assert kept == {"a": "A", "b": "B"}
