@@ -49,7 +49,10 @@ API_WRITES = Counter(
     "paddock_api_writes_total", "API writes, by kind of write.", ["kind"], registry=REGISTRY
 )
 API_ERRORS = Counter(
-    "paddock_api_errors_total", "Failed API writes, cycles, list-watches and unreadable objects, by kind.", ["kind"], registry=REGISTRY
+    "paddock_api_errors_total",
+    "Failed API writes, cycles, list-watches and unreadable objects, by kind.",
+    ["kind"],
+    registry=REGISTRY,
 )
 IS_LEADER = Gauge(
     "paddock_leader", "1 while this replica holds the scheduling Lease.", registry=REGISTRY
