@@ -1,10 +1,9 @@
 """What Paddock keeps of each object it watches: small tuples, never whole bodies.
 
-Each function here turns one API object into a compact value: the kopf index
-functions (handlers.py) use them for Paddock's objects, Deployments and
-namespaces, the node and pod list-watches (listwatch.py) for the big kinds, and
-the kubectl plugin for a one-off list. So 50,000 pods cost little memory and a
-scheduling cycle reads plain tuples.
+Each function here turns one API object into a compact value: the operator's
+list-watches (runtime.py, listwatch.py) use them for Paddock's objects, nodes,
+pods and Deployments, and the kubectl plugin for a one-off list. So 50,000 pods
+cost little memory and a scheduling cycle reads plain tuples.
 """
 
 from __future__ import annotations

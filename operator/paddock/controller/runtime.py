@@ -30,14 +30,10 @@ from paddock.controller.observed import (
     pod_record,
 )
 from paddock.controller.snapshot import ClusterState, SnapshotBuilder
+from paddock.controller.watched import Records
 from paddock.planner import Plan, plan
 
 log = logging.getLogger("paddock.runtime")
-
-INDEX_NAMES = {
-    "paddock_namespaces": "namespaces",
-}
-"""kopf index function name -> SnapshotBuilder attribute."""
 
 POD_SELECTOR = "spec.nodeName!=,status.phase!=Succeeded,status.phase!=Failed"
 """Only pods that hold resources on a node; a pod that finishes leaves it (a DELETED event)."""
@@ -84,7 +80,7 @@ class Runtime:
         )
 
     async def start_watches(self) -> None:
-        """Start the node and pod watches; the loop runs once they and kopf have listed."""
+        """Start the list-watches; the loop runs once they and kopf have listed."""
         running = asyncio.get_running_loop()
         for watch in self.watches:
             watch.start(running)
@@ -98,9 +94,8 @@ class Runtime:
             watch.stop()
 
     def bind_indexes(self, kwargs: Mapping[str, Any]) -> None:
-        """Give the builder kopf's live index objects (passed to startup handlers by name)."""
-        for index_name, attribute in INDEX_NAMES.items():
-            setattr(self.builder, attribute, kwargs[index_name])
+        """Give the builder kopf's live namespace index (passed to startup handlers by name)."""
+        self.builder.namespaces = kwargs["paddock_namespaces"]
 
     async def keep_lease(self, every: float = 5.0) -> None:
         """Acquire or renew the Lease forever; a lost Lease drops this replica's write memory."""
@@ -154,24 +149,14 @@ def list_watches(
         if record is None or record.workload is not None:
             poke("pod")
 
-    def paddock_objects(plural: str, kept: dict[str, ObjectFacts]) -> ListWatch[ObjectFacts]:
-        def replace(found: dict[str, ObjectFacts]) -> None:
-            kept.clear()
-            kept.update(found)
-
-        def put(key: str, facts: ObjectFacts | None) -> None:
-            if facts is None:
-                kept.pop(key, None)
-            else:
-                kept[key] = facts
-
+    def paddock_objects(plural: str, kept: Records[ObjectFacts]) -> ListWatch[ObjectFacts]:
         return ListWatch[ObjectFacts](
             kind=plural,
             call=functools.partial(custom.list_cluster_custom_object, GROUP, VERSION, plural),
             key=object_key,
             record=object_facts,
-            replace=then_poke(replace, f"{plural} listed"),
-            put=then_poke(put, plural),
+            replace=then_poke(kept.replace, f"{plural} listed"),
+            put=then_poke(kept.put, plural),
         )
 
     return (
@@ -183,15 +168,15 @@ def list_watches(
             call=core.list_node,
             key=lambda body: body["metadata"]["name"],
             record=node_facts,
-            replace=then_poke(store.replace_nodes, "nodes listed"),
-            put=then_poke(store.put_node, "node"),
+            replace=then_poke(store.nodes.replace, "nodes listed"),
+            put=then_poke(store.nodes.put, "node"),
         ),
         ListWatch[PodRecord](
             kind="pods",
             call=core.list_pod_for_all_namespaces,
             key=by_uid,
             record=pod_record,
-            replace=then_poke(lambda pods: store.replace_pods(pods.items()), "pods listed"),
+            replace=then_poke(store.replace_pods, "pods listed"),
             put=put_pod,
             field_selector=POD_SELECTOR,
         ),

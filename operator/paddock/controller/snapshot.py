@@ -31,7 +31,7 @@ from paddock.api import (
 from paddock.controller.labels import ARCH_LABEL, INSTANCE_TYPE_LABEL, ZONE_LABEL
 from paddock.controller.observed import DeploymentFacts, ObjectFacts
 from paddock.controller.status import PoolMeasures
-from paddock.controller.watched import DeploymentsByWorkload, NodesAndPods
+from paddock.controller.watched import DeploymentsByWorkload, NodesAndPods, Records
 from paddock.planner import Budget, Node, Pool, Snapshot, Workload
 
 SpecT = TypeVar("SpecT", bound=BaseModel)
@@ -126,9 +126,9 @@ class SnapshotBuilder:
     nodes_and_pods: NodesAndPods = field(default_factory=NodesAndPods)
     deployments: DeploymentsByWorkload = field(default_factory=DeploymentsByWorkload)
     namespaces: IndexLike = field(default_factory=dict)
-    pools: dict[str, ObjectFacts] = field(default_factory=dict)
-    budgets: dict[str, ObjectFacts] = field(default_factory=dict)
-    workloads: dict[str, ObjectFacts] = field(default_factory=dict)
+    pools: Records[ObjectFacts] = field(default_factory=Records)
+    budgets: Records[ObjectFacts] = field(default_factory=Records)
+    workloads: Records[ObjectFacts] = field(default_factory=Records)
     """By name; workloads by "namespace/name"."""
     cache: SpecCache = field(default_factory=SpecCache)
     admitted_override: dict[str, tuple[tuple[str, int], ...]] = field(default_factory=dict)

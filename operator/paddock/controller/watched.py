@@ -1,4 +1,4 @@
-"""What the list-watches keep: nodes, pods and Paddock's Deployments, compactly.
+"""What the list-watches keep: Paddock's objects, nodes, pods and Deployments, compactly.
 
 A cluster of 5,000 nodes and 50,000 pods is the normal case, so nothing here
 holds a whole object: a node is its `NodeFacts`, a pod its `PodRecord`, a
@@ -11,15 +11,35 @@ from dicts.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from paddock.controller.observed import AgentPod, DeploymentFacts, NodeFacts, PodRecord
+
+V = TypeVar("V")
+
+
+class Records(dict[str, V]):
+    """Records by key, as one list-watch keeps them (nodes by name, Paddock's objects by
+    `object_key`). Mutated in place, so whoever holds the dict sees every change."""
+
+    def put(self, key: str, record: V | None) -> None:
+        """An object added or changed; None forgets it."""
+        if record is None:
+            self.pop(key, None)
+        else:
+            self[key] = record
+
+    def replace(self, records: Mapping[str, V]) -> None:
+        """A fresh list: what it lacks was deleted while the watch was away."""
+        self.clear()
+        self.update(records)
 
 
 @dataclass
 class NodesAndPods:
-    nodes: dict[str, NodeFacts] = field(default_factory=dict)
+    nodes: Records[NodeFacts] = field(default_factory=Records)
     pods: dict[str, PodRecord] = field(default_factory=dict)
     """Bound, non-terminal pods by uid."""
     usage: dict[str, tuple[int, int]] = field(default_factory=dict)
@@ -27,19 +47,6 @@ class NodesAndPods:
     agent_pods: dict[str, dict[str, AgentPod]] = field(default_factory=dict)
     """"namespace/workload" -> uid -> Paddock's own pods of that workload."""
 
-    # ------------------------------------------------------------------ nodes
-    def put_node(self, name: str, facts: NodeFacts | None) -> None:
-        """A node added or changed; None removes it."""
-        if facts is None:
-            self.nodes.pop(name, None)
-        else:
-            self.nodes[name] = facts
-
-    def replace_nodes(self, nodes: Mapping[str, NodeFacts]) -> None:
-        """A fresh list: what it lacks was deleted while the watch was away."""
-        self.nodes = dict(nodes)
-
-    # ------------------------------------------------------------------ pods
     def put_pod(self, uid: str, record: PodRecord | None) -> None:
         """A pod added or changed; None removes it (deleted, finished or never bound)."""
         old = self.pods.pop(uid, None)
@@ -57,9 +64,9 @@ class NodesAndPods:
             if record.workload is not None and record.agent is not None:
                 self.agent_pods.setdefault(record.workload, {})[uid] = record.agent
 
-    def replace_pods(self, pods: Iterable[tuple[str, PodRecord]]) -> None:
+    def replace_pods(self, pods: Mapping[str, PodRecord]) -> None:
         self.pods, self.usage, self.agent_pods = {}, {}, {}
-        for uid, record in pods:
+        for uid, record in pods.items():
             self.put_pod(uid, record)
 
     def _count(self, record: PodRecord, sign: int) -> None:

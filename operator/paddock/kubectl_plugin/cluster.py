@@ -147,7 +147,7 @@ def state_from_objects(
     labels as kopf's namespace index keeps them.
     """
     builder = SnapshotBuilder()
-    builder.nodes_and_pods.replace_nodes(
+    builder.nodes_and_pods.nodes.replace(
         {b["metadata"]["name"]: observed.node_facts(b) for b in nodes}
     )
     for body in pods:

@@ -76,7 +76,7 @@ def test_a_fresh_list_replaces_everything() -> None:
     store.put_pod("gone", pod_record(pod("n1", workload="agent")))
     fresh = pod_record(pod("n2"))
     assert fresh is not None
-    store.replace_pods([("kept", fresh)])
+    store.replace_pods({"kept": fresh})
     assert store.usage == {"n2": (1000, GIB)}
     assert store.agent_pods == {} and set(store.pods) == {"kept"}
 
