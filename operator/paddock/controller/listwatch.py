@@ -181,8 +181,10 @@ class ListWatch(Generic[V]):
                 version = str((body.get("metadata") or {}).get("resourceVersion") or version)
                 if kind == "BOOKMARK":
                     continue
-                key, record = self._compact(body)
-                loop.call_soon_threadsafe(self.put, key, None if kind == "DELETED" else record)
+                if kind == "DELETED":
+                    loop.call_soon_threadsafe(self.put, self.key(body), None)
+                else:
+                    loop.call_soon_threadsafe(self.put, *self._compact(body))
         finally:
             response.release_conn()
         return version
