@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -56,12 +57,18 @@ class Runtime:
     @classmethod
     def create(cls, api: client.ApiClient, lease_namespace: str) -> Runtime:
         memory: dict[str, tuple[tuple[str, int], ...]] = {}
-        builder = SnapshotBuilder(admitted_override=memory)
+        rejected: dict[str, tuple[int, str]] = {}
+        builder = SnapshotBuilder(
+            admitted_override=memory,
+            rejected=rejected,
+            shrink_grace=float(os.environ.get("PADDOCK_SHRINK_GRACE_SECONDS", "300")),
+        )
         elector = LeaseElector(client.CoordinationV1Api(api), namespace=lease_namespace)
         # The applier's writer drops its queued writes once this replica stops leading.
         applier = Applier(
             Clients.from_api_client(api),
             admitted_memory=memory,
+            rejected=rejected,
             is_leader=lambda: elector.is_leader,
         )
         loop: SchedulingLoop[ClusterState, Plan] = SchedulingLoop(
@@ -114,6 +121,7 @@ class Runtime:
                     metrics.POOL_CORES,
                     metrics.PENDING_WORKLOADS,
                     metrics.ADMITTED_WORKLOADS,
+                    metrics.INVALID_WORKLOADS,
                 ):
                     gauge.clear()
             await asyncio.sleep(every)
