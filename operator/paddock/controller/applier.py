@@ -53,7 +53,12 @@ from kubernetes.client.exceptions import ApiException
 from paddock import GROUP, VERSION
 from paddock.api import AgentWorkloadSpec, CorePoolSpec
 from paddock.controller import metrics
-from paddock.controller.deployments import PoolPlacement, WorkloadRef, render_deployment
+from paddock.controller.deployments import (
+    PoolPlacement,
+    WorkloadRef,
+    render_deployment,
+    render_pdb,
+)
 from paddock.controller.labels import FIELD_MANAGER
 from paddock.controller.observed import SPEC_HASH_ANNOTATION, DeploymentFacts
 from paddock.controller.snapshot import ClusterState, Parsed, parse_timestamp
@@ -82,10 +87,42 @@ class Clients:
     apps: client.AppsV1Api
     core: client.CoreV1Api
     custom: client.CustomObjectsApi
+    policy: client.PolicyV1Api | None = None
 
     @classmethod
     def from_api_client(cls, api: client.ApiClient) -> Clients:
-        return cls(client.AppsV1Api(api), client.CoreV1Api(api), client.CustomObjectsApi(api))
+        return cls(
+            client.AppsV1Api(api),
+            client.CoreV1Api(api),
+            client.CustomObjectsApi(api),
+            client.PolicyV1Api(api),
+        )
+
+
+def create_owned(
+    create: Callable[[], Any],
+    read: Callable[[], Any],
+    apply: Callable[[], Any],
+    what: str,
+    owner_uid: str,
+) -> Any:
+    """Create an object; if its name is taken, apply over it only when the workload owns it.
+
+    Paddock never takes over an object it does not own: a taken name raises `Rejected`, which
+    makes the workload Invalid with the reason instead."""
+    try:
+        return create()
+    except ApiException as error:
+        if error.status != 409:
+            raise
+    taken = read()
+    owners = (taken.metadata.owner_references if taken.metadata else None) or []
+    if not any(o.controller and o.uid == owner_uid for o in owners):
+        raise Rejected(
+            f"{what} exists and is not owned by this AgentWorkload; Paddock never changes it: "
+            "delete or rename it"
+        )
+    return apply()
 
 
 def spec_hash(manifest: Mapping[str, Any]) -> str:
@@ -94,6 +131,8 @@ def spec_hash(manifest: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(trimmed, sort_keys=True).encode()).hexdigest()[:16]
 
 
+DELETED_PDB = -1
+"""`_written_pdbs` value of a PodDisruptionBudget whose delete is queued."""
 DELETED = ("", -1)
 """`_written_deployments` value of a Deployment whose delete is queued."""
 _NUMBER = re.compile(r"\d+")
@@ -212,6 +251,8 @@ class Applier:
     writer: Writer | None = None
     _written_deployments: dict[tuple[str, str], tuple[str, int]] = field(default_factory=dict)
     _written_status: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    _written_pdbs: dict[str, int] = field(default_factory=dict)
+    """workload -> the minAvailable queued for its PodDisruptionBudget (DELETED_PDB: deleted)."""
     _status_written_at: dict[tuple[str, str], float] = field(default_factory=dict)
     _first_admitted: set[str] = field(default_factory=set)
     _settled: dict[str, tuple[Any, ...]] = field(default_factory=dict)
@@ -297,6 +338,7 @@ class Applier:
         overrides: list[str] = []
         if not decision.frozen:  # a frozen workload's Deployments are left as they are
             writes, overrides = self._deployment_writes(key, parsed, decision, state)
+            writes.extend(self._pdb_writes(key, parsed, decision, state))
         desired = dict(decision.assignments)
         ready = sum(d.ready_replicas for d in state.deployments.get(key, ()) if d.pool in desired)
         ready = min(ready, decision.admitted_replicas)
@@ -458,6 +500,8 @@ class Applier:
             ),
             deployments,
             tuple(sorted((p, self._written_deployments.get((key, p))) for p in pools)),
+            state.pdbs.get(key),
+            self._written_pdbs.get(key),
         )
 
     def _deployment_current(
@@ -511,27 +555,21 @@ class Applier:
         def create_or_apply() -> Any:
             if known:
                 return apply()
-            try:
-                return apps.create_namespaced_deployment(
+            return create_owned(
+                lambda: apps.create_namespaced_deployment(
                     meta["namespace"],
                     cast(Any, manifest),
                     field_manager=FIELD_MANAGER,
                     _preload_content=False,
                     _request_timeout=API_TIMEOUT,
-                )
-            except ApiException as error:
-                if error.status != 409:
-                    raise
-            taken = apps.read_namespaced_deployment(
-                meta["name"], meta["namespace"], _request_timeout=API_TIMEOUT
+                ),
+                lambda: apps.read_namespaced_deployment(
+                    meta["name"], meta["namespace"], _request_timeout=API_TIMEOUT
+                ),
+                apply,
+                f"Deployment {meta['namespace']}/{meta['name']}",
+                owner,
             )
-            owners = (taken.metadata.owner_references if taken.metadata else None) or []
-            if not any(o.controller and o.uid == owner for o in owners):
-                raise Rejected(
-                    f"Deployment {meta['namespace']}/{meta['name']} exists and is not owned by "
-                    "this AgentWorkload; Paddock never changes it: delete or rename it"
-                )
-            return apply()
 
         return Write(
             lane=("deployments", key),
@@ -541,6 +579,106 @@ class Applier:
             on_failure=failed,
             on_rejected=lambda reason: self._reject(key, parsed.facts.generation, reason),
         )
+
+    def _pdb_writes(
+        self,
+        key: str,
+        parsed: Parsed[AgentWorkloadSpec],
+        decision: WorkloadDecision,
+        state: ClusterState,
+    ) -> list[Write]:
+        """Keep the workload's PodDisruptionBudget (minAvailable = minReplicas) while admitted."""
+        spec, facts = parsed.spec, parsed.facts
+        policy = self.clients.policy
+        if policy is None:
+            return []
+        found = state.pdbs.get(key)
+        want: int | None = None
+        if (
+            spec is not None
+            and decision.admitted_replicas
+            and spec.pod_disruption_budget == "Enabled"
+        ):
+            want = min(spec.effective_min_replicas, decision.admitted_replicas)
+        written = self._written_pdbs.get(key)
+        have = written if written is not None else (found.min_available if found else None)
+        if have == (want if want is not None else DELETED_PDB) or (want is None and found is None):
+            return []
+        namespace = facts.namespace or ""
+
+        def failed(memory: int = want if want is not None else DELETED_PDB) -> None:
+            if self._written_pdbs.get(key) == memory:
+                del self._written_pdbs[key]
+
+        if want is None:
+            assert found is not None
+            self._written_pdbs[key] = DELETED_PDB
+            options = client.V1DeleteOptions(preconditions=client.V1Preconditions(uid=found.uid))
+            return [
+                Write(
+                    lane=("pdb", key),
+                    target=("pdb", key),
+                    kind="pdb-delete",
+                    call=lambda: policy.delete_namespaced_pod_disruption_budget(
+                        found.name,
+                        namespace,
+                        body=options,
+                        _preload_content=False,
+                        _request_timeout=API_TIMEOUT,
+                    ),
+                    on_failure=failed,
+                    missing_ok=True,
+                )
+            ]
+        manifest = render_pdb(
+            WorkloadRef(namespace=namespace, name=facts.name, uid=facts.uid), want
+        )
+        name = found.name if found is not None else manifest["metadata"]["name"]
+        manifest["metadata"]["name"] = name
+        known = found is not None or written is not None
+        self._written_pdbs[key] = want
+
+        def apply() -> Any:
+            return policy.patch_namespaced_pod_disruption_budget(
+                name,
+                namespace,
+                manifest,
+                field_manager=FIELD_MANAGER,
+                force=True,
+                _content_type="application/apply-patch+yaml",
+                _preload_content=False,
+                _request_timeout=API_TIMEOUT,
+            )
+
+        def create_or_apply() -> Any:
+            if known:
+                return apply()
+            return create_owned(
+                lambda: policy.create_namespaced_pod_disruption_budget(
+                    namespace,
+                    cast(Any, manifest),
+                    field_manager=FIELD_MANAGER,
+                    _preload_content=False,
+                    _request_timeout=API_TIMEOUT,
+                ),
+                lambda: policy.read_namespaced_pod_disruption_budget(
+                    name, namespace, _request_timeout=API_TIMEOUT
+                ),
+                apply,
+                f"PodDisruptionBudget {namespace}/{name}",
+                facts.uid,
+            )
+
+        return [
+            Write(
+                lane=("pdb", key),
+                target=("pdb", key),
+                kind="pdb",
+                call=create_or_apply,
+                on_failure=failed,
+                on_rejected=lambda reason: self._reject(key, facts.generation, reason),
+            )
+        ]
 
     def _scale_deployment_write(self, key: str, found: DeploymentFacts, replicas: int) -> Write:
         """Only the replica count of an owned Deployment (its pool is gone: nothing to render)."""
@@ -759,6 +897,15 @@ class Applier:
         for key in list(self.admitted_memory):
             if key not in state.workloads:
                 del self.admitted_memory[key]
+        for key, minimum in list(self._written_pdbs.items()):
+            pdb = state.pdbs.get(key)
+            echoed = (
+                pdb is None
+                if minimum == DELETED_PDB
+                else pdb is not None and (pdb.min_available == minimum)
+            )
+            if key not in state.workloads or echoed:
+                del self._written_pdbs[key]
         for key, (generation, _) in list(self.rejected.items()):
             workload = state.workloads.get(key)
             if workload is None or workload.facts.generation != generation:

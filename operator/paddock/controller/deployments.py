@@ -84,6 +84,37 @@ def replica_shape(spec: AgentWorkloadSpec) -> tuple[int, int]:
     return -(-millicores // 1000), memory
 
 
+def render_pdb(workload: WorkloadRef, min_available: int) -> dict[str, Any]:
+    """The PodDisruptionBudget that keeps `min_available` of the workload's pods (every pool)
+    through voluntary disruptions: kubectl drain, node upgrades, Karpenter's consolidation."""
+    labels = {WORKLOAD_LABEL: workload.name, MANAGED_BY_LABEL: MANAGED_BY}
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": {
+            "name": deployment_name(workload.name, "pdb"),
+            "namespace": workload.namespace,
+            "labels": labels,
+            "ownerReferences": [_owner_reference(workload)],
+        },
+        "spec": {
+            "minAvailable": min_available,
+            "selector": {"matchLabels": {WORKLOAD_LABEL: workload.name}},
+        },
+    }
+
+
+def _owner_reference(workload: WorkloadRef) -> dict[str, Any]:
+    return {
+        "apiVersion": workload.api_version,
+        "kind": workload.kind,
+        "name": workload.name,
+        "uid": workload.uid,
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
 def check_renders(spec: AgentWorkloadSpec) -> None:
     """Render the workload once into a stand-in pool: raises what rendering it would raise, so
     a template the renderer cannot use makes the workload Invalid before anything is admitted."""
@@ -194,16 +225,7 @@ def render_deployment(
             "name": name or deployment_name(workload.name, pool.name),
             "namespace": workload.namespace,
             "labels": labels,
-            "ownerReferences": [
-                {
-                    "apiVersion": workload.api_version,
-                    "kind": workload.kind,
-                    "name": workload.name,
-                    "uid": workload.uid,
-                    "controller": True,
-                    "blockOwnerDeletion": True,
-                }
-            ],
+            "ownerReferences": [_owner_reference(workload)],
         },
         "spec": {
             "replicas": replicas,

@@ -69,6 +69,17 @@ class DeploymentFacts(NamedTuple):
     what its running replicas count when the workload's own spec cannot be read."""
 
 
+class PdbFacts(NamedTuple):
+    """A PodDisruptionBudget Paddock keeps for a workload (labelled paddock.dev/workload)."""
+
+    name: str
+    workload: str
+    """"namespace/workload"."""
+    min_available: int | str | None
+    uid: str
+    owner_uid: str
+
+
 class ObjectFacts(NamedTuple):
     """One Paddock custom object: its identity, spec and the status it last carried."""
 
@@ -212,14 +223,7 @@ def deployment_facts(body: Mapping[str, Any]) -> DeploymentFacts | None:
         return None
     status = body.get("status") or {}
     spec = body.get("spec") or {}
-    owner = next(
-        (
-            o.get("uid", "")
-            for o in metadata.get("ownerReferences") or []
-            if o.get("controller") and o.get("kind") == "AgentWorkload"
-        ),
-        "",
-    )
+    owner = controller_uid(metadata, "AgentWorkload")
     cpu, _ = pod_requests((spec.get("template") or {}).get("spec") or {})
     return DeploymentFacts(
         name=metadata["name"],
@@ -231,6 +235,32 @@ def deployment_facts(body: Mapping[str, Any]) -> DeploymentFacts | None:
         uid=metadata.get("uid", ""),
         owner_uid=owner,
         cores=-(-cpu // 1000),
+    )
+
+
+def controller_uid(metadata: Mapping[str, Any], kind: str) -> str:
+    """The uid its controller ownerReference names when that is of `kind`, else ""."""
+    return next(
+        (
+            str(o.get("uid", ""))
+            for o in metadata.get("ownerReferences") or []
+            if o.get("controller") and o.get("kind") == kind
+        ),
+        "",
+    )
+
+
+def pdb_facts(body: Mapping[str, Any]) -> PdbFacts | None:
+    metadata = body.get("metadata") or {}
+    workload = (metadata.get("labels") or {}).get(WORKLOAD_LABEL)
+    if not workload:
+        return None
+    return PdbFacts(
+        name=metadata["name"],
+        workload=f"{metadata['namespace']}/{workload}",
+        min_available=(body.get("spec") or {}).get("minAvailable"),
+        uid=metadata.get("uid", ""),
+        owner_uid=controller_uid(metadata, "AgentWorkload"),
     )
 
 

@@ -23,11 +23,13 @@ from paddock.controller.observed import (
     DeploymentFacts,
     NodeFacts,
     ObjectFacts,
+    PdbFacts,
     PodRecord,
     deployment_facts,
     node_facts,
     object_facts,
     object_key,
+    pdb_facts,
     pod_record,
 )
 from paddock.controller.snapshot import ClusterState, SnapshotBuilder
@@ -130,7 +132,8 @@ class Runtime:
 def list_watches(
     builder: SnapshotBuilder, poke: Callable[[str], None], api: client.ApiClient
 ) -> tuple[ListWatch[Any], ...]:
-    """The list-watches that fill the builder: Paddock's objects, nodes, pods, Deployments.
+    """The list-watches that fill the builder: Paddock's objects, nodes, pods, Deployments and
+    PodDisruptionBudgets.
 
     Everything pokes the loop on every change, except pods: they poke it when
     they are Paddock's own or when they leave (freed cores); other pods arriving
@@ -140,6 +143,7 @@ def list_watches(
     # A client of their own: long watches must not take connections from the writers' pool.
     watching = client.ApiClient(api.configuration)
     core, apps = client.CoreV1Api(watching), client.AppsV1Api(watching)
+    policy = client.PolicyV1Api(watching)
     custom = client.CustomObjectsApi(watching)
 
     def then_poke(change: Callable[..., None], reason: str) -> Callable[..., None]:
@@ -195,6 +199,15 @@ def list_watches(
             record=deployment_facts,
             replace=then_poke(deployments.replace, "deployments listed"),
             put=then_poke(deployments.put, "deployment"),
+            label_selector=WORKLOAD_LABEL,
+        ),
+        ListWatch[PdbFacts](
+            kind="poddisruptionbudgets",
+            call=policy.list_pod_disruption_budget_for_all_namespaces,
+            key=by_uid,
+            record=pdb_facts,
+            replace=then_poke(builder.pdbs.replace, "poddisruptionbudgets listed"),
+            put=then_poke(builder.pdbs.put, "poddisruptionbudget"),
             label_selector=WORKLOAD_LABEL,
         ),
     )

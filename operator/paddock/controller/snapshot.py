@@ -31,7 +31,7 @@ from paddock.api import (
 )
 from paddock.controller.deployments import check_renders, replica_shape
 from paddock.controller.labels import ARCH_LABEL, INSTANCE_TYPE_LABEL, ZONE_LABEL
-from paddock.controller.observed import DeploymentFacts, NodeFacts, ObjectFacts
+from paddock.controller.observed import DeploymentFacts, NodeFacts, ObjectFacts, PdbFacts
 from paddock.controller.status import UNPLACED_CONDITION, PoolMeasures
 from paddock.controller.watched import DeploymentsByWorkload, NodesAndPods, Records
 from paddock.planner import Budget, Node, Pool, Snapshot, Workload
@@ -89,6 +89,8 @@ class ClusterState:
     deployments: Mapping[str, tuple[DeploymentFacts, ...]]
     ready_replicas: Mapping[str, int]
     pool_facts: Mapping[str, PoolMeasures]
+    pdbs: Mapping[str, PdbFacts] = field(default_factory=dict)
+    """The PodDisruptionBudget each workload owns, by workload key."""
 
 
 GENERATION_BY_FAMILY_DIGIT = {"6": "2", "7": "3", "8": "4"}
@@ -213,6 +215,8 @@ class SnapshotBuilder:
     budgets: Records[ObjectFacts] = field(default_factory=Records)
     workloads: Records[ObjectFacts] = field(default_factory=Records)
     """By name; workloads by "namespace/name"."""
+    pdbs: Records[PdbFacts] = field(default_factory=Records)
+    """Paddock's PodDisruptionBudgets by uid."""
     cache: SpecCache = field(default_factory=SpecCache)
     admitted_override: dict[str, tuple[tuple[str, int], ...]] = field(default_factory=dict)
     """What this replica last wrote per workload, used until the Deployment index catches up."""
@@ -443,6 +447,11 @@ class SnapshotBuilder:
             budgets=budgets,
             workloads=workloads,
             deployments={k: tuple(v) for k, v in deployments.items()},
+            pdbs={
+                pdb.workload: pdb
+                for pdb in self.pdbs.values()
+                if pdb.owner_uid and pdb.owner_uid == uids.get(pdb.workload)
+            },
             ready_replicas=ready,
             pool_facts=pool_facts,
         )
