@@ -198,7 +198,7 @@ def _reachable(path: tuple[Any, ...]) -> bool:
 
 def test_the_reported_poison_object_is_invalid_with_its_field_and_harms_nobody() -> None:
     poison = set_path(BAD_BASE, ("template", "spec", "containers", 0, "env"), 5)
-    state, decided, api = run_cycle(builder(poison))
+    _, decided, api = run_cycle(builder(poison))
     mine = decided.workloads["bad/agent"]
     assert mine.reason is Reason.INVALID_SPEC
     assert "containers" in mine.message and "env" in mine.message, mine.message
