@@ -3,7 +3,10 @@
 - every CRD installs and becomes Established;
 - every file in examples/ applies with a plain `kubectl apply -f examples/`, and the objects the
   API server stores (defaults applied) are what the models make of the same files;
-- `kubectl explain` shows the field docs and `kubectl get` the printer columns;
+- `kubectl explain` shows the field docs (down the pod template) and `kubectl get` the printer
+  columns;
+- the committed Kubernetes PodSpec schema (operator/paddock/api/k8s/podtemplatespec.json) is
+  exactly what the running API server serves;
 - every object of the shared verdict table (tests/unit/api/bad_objects.py) is rejected by the API
   server with a message naming the field (and, for cross-field rules, the models' exact text),
   and nothing is created; every good object is accepted, with the same defaults the models apply.
@@ -22,10 +25,10 @@ from typing import Any
 import pytest
 import yaml
 
-from paddock.api import KINDS, parse_object
+from paddock.api import KINDS, parse_object, podspec
 from tests.support.cluster import REPO_ROOT, Cluster
 from tests.support.waiting import wait_for
-from tests.unit.api.bad_objects import BAD, GOOD, PREFIX, Case
+from tests.unit.api.bad_objects import BAD, GOOD, PREFIX, Case, agent
 
 CRD_DIR = REPO_ROOT / "crds"
 EXAMPLES = REPO_ROOT / "examples"
@@ -198,6 +201,47 @@ def _delete_leftovers(cluster: Cluster) -> None:
         leftovers = [n for n in names if n.split("/", 1)[1].startswith(PREFIX)]
         if leftovers:
             cluster.kubectl("delete", *leftovers, "--wait=false", check=False)
+
+
+def test_the_committed_pod_schema_is_what_the_api_server_serves(cluster: Cluster) -> None:
+    """A Kubernetes bump that changes the PodSpec is caught: run
+    `hack/gen-crds.sh --from-cluster` and commit the result."""
+    openapi = json.loads(cluster.kubectl("get", "--raw", "/openapi/v3/api/v1").stdout)
+    version = json.loads(cluster.kubectl("get", "--raw", "/version").stdout)["gitVersion"]
+    served = podspec.snapshot(openapi, version)
+    committed = podspec.load()
+    assert served["kubernetesVersion"] == committed["kubernetesVersion"]
+    changed = sorted(
+        name
+        for name in served["schemas"].keys() | committed["schemas"].keys()
+        if served["schemas"].get(name) != committed["schemas"].get(name)
+    )
+    assert changed == [], f"run hack/gen-crds.sh --from-cluster; changed: {changed}"
+    assert podspec.dump(served) == podspec.SCHEMA_FILE.read_text()
+
+
+def test_kubectl_explain_walks_down_the_pod_template(crds: Cluster) -> None:
+    explained = crds.kubectl("explain", "agentworkload.spec.template.spec.containers.env").stdout
+    assert "List of environment variables to set in the container" in explained, explained
+    assert "valueFrom" in explained, explained
+    explained = crds.kubectl("explain", "aw.spec.template.spec.containers").stdout
+    assert "PADDOCK_CORES" in explained and "readinessProbe" in explained, explained
+    explained = crds.kubectl("explain", "aw.spec.template.spec.volumes.ephemeral").stdout
+    assert "volumeClaimTemplate" in explained, explained
+
+
+def test_the_template_is_stored_as_the_models_clean_it(crds: Cluster, namespace: str) -> None:
+    """Nulls pruned and list-map key defaults applied, identically by both."""
+    manifest = agent("stored-template")
+    container = manifest["spec"]["template"]["spec"]["containers"][0]
+    container["ports"] = [{"containerPort": 8080, "name": None}]
+    container["workingDir"] = None
+    case = Case("stored-template", manifest)
+    result = _create(crds, case, namespace, "--dry-run=server", "-o", "json")
+    assert result.returncode == 0, result.stderr
+    stored = json.loads(result.stdout)["spec"]["template"]
+    assert stored["spec"]["containers"][0]["ports"] == [{"containerPort": 8080, "protocol": "TCP"}]
+    assert stored == parse_object(manifest).to_wire()["spec"]["template"]
 
 
 def test_the_crds_on_disk_are_the_ones_installed(crds: Cluster) -> None:

@@ -249,6 +249,11 @@ BAD: list[Case] = [
     ),
     _agent("container-unknown-field", {f"{CONTAINER}[0].portz": []}, f"{CONTAINER}[0].portz"),
     _agent("container-name-null", {f"{CONTAINER}[0].name": None}, f"{CONTAINER}[0].name"),
+    _agent(
+        "pull-policy-unknown",
+        {f"{CONTAINER}[0].imagePullPolicy": "Sometimes"},
+        f"{CONTAINER}[0].imagePullPolicy",
+    ),
     _agent("command-string", {f"{CONTAINER}[0].command": "sleep 1"}, f"{CONTAINER}[0].command"),
     _agent("args-numbers", {f"{CONTAINER}[0].args": ["--threads", 4]}, f"{CONTAINER}[0].args[1]"),
     _agent(

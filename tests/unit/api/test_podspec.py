@@ -80,6 +80,11 @@ def _errors(edits: dict[str, Any]) -> list[str]:
             "emptyDir as a mapping of EmptyDirVolumeSource fields",
         ),
         (
+            {f"{C0}.imagePullPolicy": "Sometimes"},
+            f'{C0}.imagePullPolicy: "Sometimes" is not allowed: use one of "Always", '
+            '"IfNotPresent", "Never"',
+        ),
+        (
             {"spec.template.spec.containers": []},
             "spec.template.spec.containers: must have at least 1 item(s)",
         ),
