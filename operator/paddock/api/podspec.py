@@ -323,6 +323,7 @@ class _Node:
     list_type: str | None = None
     map_keys: tuple[str, ...] = ()
     default: Any = _MISSING
+    int32: bool = False
     names: list[str] = field(default_factory=list)
 
 
@@ -339,6 +340,7 @@ def _compile(schema: Mapping[str, Any]) -> _Node:
         list_type=schema.get("x-kubernetes-list-type"),
         map_keys=tuple(schema.get("x-kubernetes-list-map-keys", ())),
         default=schema.get("default", _MISSING),
+        int32=schema.get("format") == "int32",
     )
     if "pattern" in schema:
         # Go's `$` is the end of the text; Python's also matches before a final newline.
@@ -375,11 +377,21 @@ def _shown(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _is_integer(value: Any) -> bool:
-    """An OpenAPI integer as the API server sees one: a JSON integer or a whole float."""
+INT64 = (-(2**63), 2**63 - 1)
+INT32 = (-(2**31), 2**31 - 1)
+
+
+def _is_whole(value: Any) -> bool:
+    """A JSON integer or a whole float, of any size."""
     if isinstance(value, bool):
         return False
     return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+
+
+def _is_integer(value: Any) -> bool:
+    """An OpenAPI integer as the API server sees one: a JSON integer or a whole float, within
+    64 bits (a larger number reaches the API server's validation as a float)."""
+    return _is_whole(value) and INT64[0] <= value <= INT64[1]
 
 
 _TYPE_CHECKS: dict[str, Callable[[Any], bool]] = {
@@ -417,6 +429,8 @@ class _Walk:
             return self.array(node, value, loc)
         if kind == "string":
             self.string(node, value, loc)
+        elif node.int32 and not INT32[0] <= value <= INT32[1]:
+            self.fail(loc, f"{_shown(value)} is out of range: use {INT32[0]} to {INT32[1]}", value)
         if node.enum is not None and value not in node.enum:
             allowed = ", ".join(_shown(v) for v in node.enum)
             self.fail(loc, f"{_shown(value)} is not allowed: use one of {allowed}", value)
@@ -424,7 +438,13 @@ class _Walk:
 
     def wrong_type(self, node: _Node, kind: str, value: Any, loc: Loc) -> str:
         message = f"expected {_NOUNS[kind]}, got {_shown(value)}"
+        if kind == "integer" and _is_whole(value):
+            return f"{message}: out of the 64-bit integer range"
         field_name = next((part for part in reversed(loc) if isinstance(part, str)), "")
+        if value is None:
+            return f"{message}: remove the null item"
+        if loc and isinstance(loc[-1], int):
+            field_name = f"each item of {field_name}"
         if not field_name:
             return message
         if kind == "array" and node.items is not None and node.items.type_name:

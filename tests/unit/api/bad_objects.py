@@ -250,6 +250,17 @@ BAD: list[Case] = [
     _agent("container-unknown-field", {f"{CONTAINER}[0].portz": []}, f"{CONTAINER}[0].portz"),
     _agent("container-name-null", {f"{CONTAINER}[0].name": None}, f"{CONTAINER}[0].name"),
     _agent(
+        "port-beyond-int32",
+        {f"{CONTAINER}[0].ports": [{"containerPort": 2**40}]},
+        f"{CONTAINER}[0].ports[0].containerPort",
+    ),
+    _agent(
+        "deadline-beyond-int64",
+        {"spec.template.spec.activeDeadlineSeconds": 2**64},
+        "spec.template.spec.activeDeadlineSeconds",
+    ),
+    _agent("env-null-item", {f"{CONTAINER}[0].env": [None]}, f"{CONTAINER}[0].env[0]"),
+    _agent(
         "pull-policy-unknown",
         {f"{CONTAINER}[0].imagePullPolicy": "Sometimes"},
         f"{CONTAINER}[0].imagePullPolicy",
@@ -495,6 +506,18 @@ GOOD: list[Case] = [
                 ],
                 "spec.template.spec.nodeSelector": {"disk": "ssd"},
                 "spec.template.spec.terminationGracePeriodSeconds": 30,
+            },
+        ),
+    ),
+    Case(
+        "aw-whole-floats-and-nulls",
+        edit(
+            agent("floats-nulls"),
+            {
+                f"{CONTAINER}[0].resources": {"requests": {"cpu": 2.0}},
+                f"{CONTAINER}[0].ports": [{"containerPort": 80.0, "name": None}],
+                "spec.template.spec.nodeSelector": {"disk": None},
+                "spec.template.spec.activeDeadlineSeconds": 2**63 - 1,
             },
         ),
     ),

@@ -85,6 +85,25 @@ def _errors(edits: dict[str, Any]) -> list[str]:
             '"IfNotPresent", "Never"',
         ),
         (
+            {f"{C0}.env": [None]},
+            f"{C0}.env[0]: expected an object, got null: remove the null item",
+        ),
+        (
+            {f"{C0}.env": ["A=1"]},
+            f'{C0}.env[0]: expected an object, got "A=1": write each item of env as a mapping '
+            "of EnvVar fields",
+        ),
+        (
+            {f"{C0}.ports": [{"containerPort": 2**40}]},
+            f"{C0}.ports[0].containerPort: 1099511627776 is out of range: use -2147483648 to "
+            "2147483647",
+        ),
+        (
+            {"spec.template.spec.activeDeadlineSeconds": 1e30},
+            "spec.template.spec.activeDeadlineSeconds: expected an integer, got 1e+30: out of "
+            "the 64-bit integer range",
+        ),
+        (
             {"spec.template.spec.containers": []},
             "spec.template.spec.containers: must have at least 1 item(s)",
         ),
