@@ -24,11 +24,17 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+from pydantic import ValidationError
 
 from paddock.api import KINDS, parse_object, podspec
 from tests.support.cluster import REPO_ROOT, Cluster
 from tests.support.waiting import wait_for
-from tests.unit.api.bad_objects import BAD, GOOD, PREFIX, Case, agent
+from tests.unit.api.bad_objects import BAD, GOOD, PREFIX, Case, agent, edit
+from tests.unit.api.test_podspec import BASE, FIELDS, set_path, template_values
 
 CRD_DIR = REPO_ROOT / "crds"
 EXAMPLES = REPO_ROOT / "examples"
@@ -242,6 +248,51 @@ def test_the_template_is_stored_as_the_models_clean_it(crds: Cluster, namespace:
     stored = json.loads(result.stdout)["spec"]["template"]
     assert stored["spec"]["containers"][0]["ports"] == [{"containerPort": 8080, "protocol": "TCP"}]
     assert stored == parse_object(manifest).to_wire()["spec"]["template"]
+
+
+def _server_verdict(
+    api: client.CustomObjectsApi, namespace: str, manifest: dict[str, Any]
+) -> tuple[bool, Any]:
+    """(accepted, stored spec.template or the error text) for a server-side dry run."""
+    try:
+        stored = api.create_namespaced_custom_object(
+            "paddock.dev", "v1alpha1", namespace, "agentworkloads", manifest,
+            dry_run="All", field_validation="Strict",
+        )  # fmt: skip
+    except ApiException as error:
+        assert error.status in (400, 422), error
+        return False, error.body
+    return True, stored["spec"]["template"]
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(paths=st.lists(st.sampled_from(FIELDS), min_size=1, max_size=2), values=st.data())
+def test_template_verdicts_match_the_api_server(
+    crds: Cluster,
+    api_client: client.ApiClient,
+    namespace: str,
+    paths: list[str],
+    values: st.DataObject,
+) -> None:
+    """Arbitrary JSON in arbitrary PodSpec fields: the API server and the models accept the
+    same templates and store them identically, and reject the same ones."""
+    spec = BASE["spec"]["template"]["spec"]
+    for path in paths:
+        spec = set_path(spec, path, values.draw(template_values(path)))
+    manifest = edit(BASE, {"spec.template.spec": spec, "metadata.name": PREFIX + "differential"})
+    accepted, server = _server_verdict(client.CustomObjectsApi(api_client), namespace, manifest)
+    event("accepted" if accepted else "rejected")
+    try:
+        model = parse_object(manifest).to_wire()["spec"]["template"]
+    except ValidationError as error:
+        assert not accepted, f"the API server accepted what the models reject: {error}"
+        return
+    assert accepted, f"the models accept what the API server rejects: {server}"
+    assert server == model
 
 
 def test_the_crds_on_disk_are_the_ones_installed(crds: Cluster) -> None:

@@ -244,38 +244,87 @@ def test_conversion_refuses_what_it_does_not_know() -> None:
 
 # --------------------------------------------------------------------------- properties
 
+TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=12)
+"""Any string JSON can carry (no lone surrogates)."""
+
 JSON = st.recursive(
     st.none()
     | st.booleans()
-    | st.integers(min_value=-(2**63), max_value=2**63 - 1)
+    | st.integers()
     | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=12),
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
-    ),
+    | TEXT,
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(TEXT, children, max_size=4),
     max_leaves=12,
 )
 """Any JSON value (what a client can store when the schema is bypassed)."""
 
 
-def _field_paths(node: Mapping[str, Any], path: str, depth: int) -> Iterator[str]:
-    """Paths of the pod spec's fields, with [0] for list items, up to `depth` levels."""
+def _field_paths(
+    node: Mapping[str, Any], path: str, depth: int
+) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """(path, schema) of the pod spec's fields, with [0] for list items, `depth` levels deep."""
     if depth == 0:
         return
     for name, child in sorted(node.get("properties", {}).items()):
         child_path = f"{path}.{name}"
-        yield child_path
+        yield child_path, child
         if child.get("type") == "array" and "items" in child:
             yield from _field_paths(child["items"], f"{child_path}[0]", depth - 1)
         else:
             yield from _field_paths(child, child_path, depth - 1)
 
 
-FIELDS = sorted(_field_paths(podspec.pod_spec_schema(description_depth=0), "", 4))
+FIELD_SCHEMAS = dict(_field_paths(podspec.pod_spec_schema(description_depth=0), "", 4))
+FIELDS = sorted(FIELD_SCHEMAS)
 """Hundreds of template fields: containers[0].env[0].valueFrom... and so on."""
 
+QUANTITIES = st.sampled_from(["1", "500m", "1.5Gi", "2e3", "http", "+1", ".5", "1Ki", "-1"])
 
-def _set(spec: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+
+def conforming(node: Mapping[str, Any], depth: int = 3) -> st.SearchStrategy[Any]:
+    """Values of the type `node` asks for (with its required fields): most are valid, so the
+    accepted side, defaults and pruning are exercised too, not only rejections."""
+    if node.get("x-kubernetes-int-or-string"):
+        return st.integers(min_value=-(2**31), max_value=2**31) | QUANTITIES
+    kind = node.get("type")
+    if "enum" in node:
+        return st.sampled_from(node["enum"])
+    if kind == "string":
+        return TEXT | st.sampled_from(["a", "agent", "TCP", "Always", "/models"])
+    if kind == "integer":
+        bound = 2**31 if node.get("format") == "int32" else 2**63
+        return st.integers(min_value=-bound, max_value=bound)
+    if kind == "number":
+        return st.floats(allow_nan=False, allow_infinity=False)
+    if kind == "boolean":
+        return st.booleans()
+    if kind == "array":
+        if depth == 0 or "items" not in node:
+            return st.just([])
+        return st.lists(conforming(node["items"], depth - 1), max_size=2)
+    if depth == 0:
+        return st.just({})
+    properties = node.get("properties", {})
+    if properties:
+        required = node.get("required", [])
+        optional = [name for name in sorted(properties) if name not in required][:8]
+        return st.fixed_dictionaries(
+            {name: conforming(properties[name], depth - 1) for name in required},
+            optional={name: conforming(properties[name], depth - 1) for name in optional},
+        )
+    values = node.get("additionalProperties")
+    if isinstance(values, Mapping):
+        return st.dictionaries(TEXT, conforming(values, depth - 1), max_size=2)
+    return st.just({})
+
+
+@st.composite
+def template_values(draw: st.DrawFn, path: str) -> Any:
+    """Arbitrary JSON, or a value of the field's own type."""
+    return draw(JSON | conforming(FIELD_SCHEMAS[path]))
+
+
+def set_path(spec: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
     """`spec` with `value` at `path`, creating the objects and one-item lists on the way."""
     result = copy.deepcopy(spec)
     steps = path.strip(".").replace("[0]", ".[0]").split(".")
@@ -314,7 +363,7 @@ def test_arbitrary_json_in_template_fields_never_escapes_as_another_exception(
 ) -> None:
     spec = BASE["spec"]["template"]["spec"]
     for path in paths:
-        spec = _set(spec, path, values.draw(JSON))
+        spec = set_path(spec, path, values.draw(template_values(path)))
     manifest = edit(BASE, {"spec.template.spec": spec})
     try:
         workload = AgentWorkload.model_validate(manifest)
