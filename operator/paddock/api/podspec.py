@@ -29,7 +29,7 @@ import functools
 import json
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -395,8 +395,10 @@ def _is_integer(value: Any) -> bool:
 
 
 _TYPE_CHECKS: dict[str, Callable[[Any], bool]] = {
-    "object": lambda v: isinstance(v, dict),
-    "array": lambda v: isinstance(v, list),
+    # Any mapping or sequence a Python caller may hold (a kopf body view, a tuple) is read as
+    # the JSON it stands for; the result is plain dicts and lists.
+    "object": lambda v: type(v) is dict or isinstance(v, Mapping),
+    "array": lambda v: isinstance(v, list | tuple),
     "string": lambda v: isinstance(v, str),
     "integer": _is_integer,
     "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
@@ -501,7 +503,7 @@ class _Walk:
             else:
                 self.fail(loc, f"{_shown(value)} does not match {node.pattern_text}", value)
 
-    def object(self, node: _Node, value: dict[Any, Any], loc: Loc) -> dict[str, Any]:
+    def object(self, node: _Node, value: Mapping[Any, Any], loc: Loc) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for key, item in value.items():
             if not isinstance(key, str):
@@ -533,7 +535,7 @@ class _Walk:
             message += f" (did you mean {_shown(close[0])}?)"
         return message + "; remove it or fix its name"
 
-    def array(self, node: _Node, value: list[Any], loc: Loc) -> list[Any]:
+    def array(self, node: _Node, value: Sequence[Any], loc: Loc) -> list[Any]:
         if node.min_items is not None and len(value) < node.min_items:
             self.fail(loc, f"must have at least {node.min_items} item(s)", value)
         out = [

@@ -175,6 +175,15 @@ def test_the_result_is_what_the_api_server_stores() -> None:
     assert podspec.validate_pod_spec(cleaned) == cleaned
 
 
+def test_mappings_and_tuples_are_read_as_the_json_they_stand_for() -> None:
+    from types import MappingProxyType
+
+    container = MappingProxyType({"name": "a", "image": "i", "args": ("x", "y")})
+    cleaned = podspec.validate_pod_spec(MappingProxyType({"containers": (container,)}))
+    assert cleaned == {"containers": [{"name": "a", "image": "i", "args": ["x", "y"]}]}
+    assert type(cleaned["containers"][0]) is dict and type(cleaned["containers"]) is list
+
+
 def test_the_committed_schema_records_its_kubernetes_version() -> None:
     document = podspec.load()
     assert document["kubernetesVersion"] == "v1.37.2"  # hack/tools/go.mod pins k8s.io/* v0.37.2
