@@ -17,6 +17,7 @@ afterwards so that other suites sharing the cluster see an empty Paddock API.
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,10 +31,10 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
-from paddock.api import KINDS, parse_object, podspec
+from paddock.api import KINDS, describe_errors, parse_object, podspec
 from tests.support.cluster import REPO_ROOT, Cluster
 from tests.support.waiting import wait_for
-from tests.unit.api.bad_objects import BAD, GOOD, PREFIX, Case, agent, edit
+from tests.unit.api.bad_objects import BAD, CONTAINER, GOOD, PREFIX, Case, agent, edit
 from tests.unit.api.test_podspec import BASE, FIELDS, set_path, template_values
 
 CRD_DIR = REPO_ROOT / "crds"
@@ -293,6 +294,54 @@ def test_template_verdicts_match_the_api_server(
         return
     assert accepted, f"the models accept what the API server rejects: {server}"
     assert server == model
+
+
+def _install_agent_workload_crd(cluster: Cluster, crd: dict[str, Any]) -> None:
+    cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", "-", input=json.dumps(crd))
+    cluster.kubectl(
+        "wait", "--for=condition=Established", "--timeout=60s", "crd/agentworkloads.paddock.dev"
+    )
+
+
+def test_a_template_written_before_the_schema_is_caught_by_the_models(
+    crds: Cluster, namespace: str
+) -> None:
+    """An object stored under a CRD that kept unknown template fields (as Paddock's did) and
+    then served under this one: the API server prunes unknown fields but serves the malformed
+    value as stored; the models reject it naming the field; status writes still go through
+    (the API server's validation ratcheting), so the operator can report it."""
+    path = CRD_DIR / "paddock.dev_agentworkloads.yaml"
+    current = yaml.safe_load(path.read_text())
+    lenient = copy.deepcopy(current)
+    schema = lenient["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    template = schema["properties"]["spec"]["properties"]["template"]
+    template["properties"]["spec"] = {
+        "type": "object",
+        "x-kubernetes-preserve-unknown-fields": True,
+    }
+    manifest = edit(
+        agent("before-schema"), {f"{CONTAINER}[0].env": 5, f"{CONTAINER}[0].portz": [80]}
+    )
+    name, resource = manifest["metadata"]["name"], RESOURCES["AgentWorkload"]
+    try:
+        _install_agent_workload_crd(crds, lenient)
+        crds.kubectl("create", "-n", namespace, "-f", "-", input=json.dumps(manifest))
+    finally:
+        _install_agent_workload_crd(crds, current)
+    served = crds.get_json(resource, name, "-n", namespace)
+    container = served["spec"]["template"]["spec"]["containers"][0]
+    assert container["env"] == 5 and "portz" not in container
+    with pytest.raises(ValidationError) as caught:
+        parse_object(served)
+    assert describe_errors(caught.value) == [
+        f"{CONTAINER}[0].env: expected a list, got 5: write env as a list of EnvVar objects"
+    ]
+    status = {"status": {"phase": "Failed", "message": "spec.template.spec.containers[0].env"}}
+    crds.kubectl(
+        "patch", resource, name, "-n", namespace, "--subresource=status", "--type=merge",
+        "-p", json.dumps(status),
+    )  # fmt: skip
+    assert crds.get_json(resource, name, "-n", namespace)["status"] == status["status"]
 
 
 def test_the_crds_on_disk_are_the_ones_installed(crds: Cluster) -> None:
