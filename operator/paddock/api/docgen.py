@@ -256,8 +256,11 @@ def _pod_template_section() -> list[str]:
         "The operator validates every template against the same schema, so an object that "
         "bypassed it (written before the CRD was upgraded) is reported with the field and "
         "the fix, e.g. `spec.template.spec.containers[0].env: expected a list, got 5: write "
-        "env as a list of EnvVar objects`. `spec.template.metadata` takes only labels and "
-        "annotations, and Paddock adds `paddock.dev/workload` and `paddock.dev/pool`.",
+        "env as a list of EnvVar objects`. After such an upgrade the API server drops unknown "
+        "fields from stored templates when it reads them, serves malformed values as stored, "
+        "and still accepts status updates and changes to other fields (validation ratcheting). "
+        "`spec.template.metadata` takes only labels and annotations, and Paddock adds "
+        "`paddock.dev/workload` and `paddock.dev/pool`.",
         "",
         f"Size of the AgentWorkload CRD: {len(crd_text.encode())} bytes of YAML in `crds/`, "
         f"{stored} bytes as compact JSON (what the API server receives and stores, and what "
