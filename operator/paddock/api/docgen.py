@@ -13,13 +13,11 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from paddock import API_VERSION, GROUP
 from paddock.api import KINDS, podspec
-from paddock.api.agentworkload import AGENT_WORKLOAD_CRD
+from paddock.api.agentworkload import AGENT_WORKLOAD_CRD, AgentWorkload
 from paddock.api.common import CrdInfo
-from paddock.api.crdgen import REPO_ROOT, crd_filename, object_schema, render_crds
+from paddock.api.crdgen import HEADER, REPO_ROOT, crd, object_schema, to_yaml
 
 DOC_PATH = REPO_ROOT / "docs" / "api.md"
 
@@ -235,8 +233,9 @@ def _kubernetes() -> str:
 
 def _pod_template_section() -> list[str]:
     version = podspec.kubernetes_version()
-    crd_text = render_crds()[crd_filename(AGENT_WORKLOAD_CRD)]
-    stored = len(json.dumps(yaml.safe_load(crd_text), separators=(",", ":")))
+    document = crd(AgentWorkload, AGENT_WORKLOAD_CRD)
+    crd_text = HEADER + to_yaml(document)  # as crdgen writes crds/
+    stored = len(json.dumps(document, separators=(",", ":")))
     return [
         "### The pod template",
         "",
