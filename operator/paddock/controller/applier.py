@@ -42,32 +42,41 @@ import logging
 import re
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 from kubernetes import client
+from kubernetes.client.exceptions import ApiException
 
 from paddock import GROUP, VERSION
 from paddock.api import AgentWorkloadSpec, CorePoolSpec
 from paddock.controller import metrics
-from paddock.controller.deployments import PoolPlacement, WorkloadRef, render_deployment
+from paddock.controller.deployments import (
+    PoolPlacement,
+    WorkloadRef,
+    render_deployment,
+    render_pdb,
+)
 from paddock.controller.labels import FIELD_MANAGER
 from paddock.controller.observed import SPEC_HASH_ANNOTATION, DeploymentFacts
 from paddock.controller.snapshot import ClusterState, Parsed, parse_timestamp
 from paddock.controller.status import (
     PoolMeasures,
     budget_status,
-    failed_status,
     now_iso,
     pool_status,
     transition_events,
     workload_status,
 )
-from paddock.controller.writer import WRITES_IN_FLIGHT, Write, Writer
-from paddock.planner import Plan, WorkloadDecision
+from paddock.controller.writer import WRITES_IN_FLIGHT, Rejected, Write, Writer
+from paddock.planner import Plan, Reason, WorkloadDecision
 
 log = logging.getLogger("paddock.applier")
+
+API_TIMEOUT = (5.0, 30.0)
+"""(connect, read) seconds for every write: a hung connection never holds a writer forever."""
 
 NO_NODES = PoolMeasures(0, 0, (), (), (), 0, 0, 0)
 """What an invalid pool (one the snapshot could not measure) reports."""
@@ -78,10 +87,42 @@ class Clients:
     apps: client.AppsV1Api
     core: client.CoreV1Api
     custom: client.CustomObjectsApi
+    policy: client.PolicyV1Api | None = None
 
     @classmethod
     def from_api_client(cls, api: client.ApiClient) -> Clients:
-        return cls(client.AppsV1Api(api), client.CoreV1Api(api), client.CustomObjectsApi(api))
+        return cls(
+            client.AppsV1Api(api),
+            client.CoreV1Api(api),
+            client.CustomObjectsApi(api),
+            client.PolicyV1Api(api),
+        )
+
+
+def create_owned(
+    create: Callable[[], Any],
+    read: Callable[[], Any],
+    apply: Callable[[], Any],
+    what: str,
+    owner_uid: str,
+) -> Any:
+    """Create an object; if its name is taken, apply over it only when the workload owns it.
+
+    Paddock never takes over an object it does not own: a taken name raises `Rejected`, which
+    makes the workload Invalid with the reason instead."""
+    try:
+        return create()
+    except ApiException as error:
+        if error.status != 409:
+            raise
+    taken = read()
+    owners = (taken.metadata.owner_references if taken.metadata else None) or []
+    if not any(o.controller and o.uid == owner_uid for o in owners):
+        raise Rejected(
+            f"{what} exists and is not owned by this AgentWorkload; Paddock never changes it: "
+            "delete or rename it"
+        )
+    return apply()
 
 
 def spec_hash(manifest: Mapping[str, Any]) -> str:
@@ -90,6 +131,8 @@ def spec_hash(manifest: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(trimmed, sort_keys=True).encode()).hexdigest()[:16]
 
 
+DELETED_PDB = -1
+"""`_written_pdbs` value of a PodDisruptionBudget whose delete is queued."""
 DELETED = ("", -1)
 """`_written_deployments` value of a Deployment whose delete is queued."""
 _NUMBER = re.compile(r"\d+")
@@ -131,8 +174,16 @@ def export_gauges(state: ClusterState, plan: Plan) -> None:
         metrics.POOL_CORES,
         metrics.PENDING_WORKLOADS,
         metrics.ADMITTED_WORKLOADS,
+        metrics.INVALID_WORKLOADS,
     ):
         gauge.clear()
+    invalid: Counter[str] = Counter(
+        key.split("/", 1)[0]
+        for key, decision in plan.workloads.items()
+        if decision.reason == Reason.INVALID_SPEC
+    )
+    for namespace, count in invalid.items():
+        metrics.INVALID_WORKLOADS.labels(namespace=namespace).set(count)
     for name, usage in plan.budgets.items():
         budget = state.budgets.get(name)
         if budget is not None and budget.spec is not None:
@@ -179,6 +230,8 @@ class Applier:
     clients: Clients
     admitted_memory: dict[str, tuple[tuple[str, int], ...]]
     """Shared with the SnapshotBuilder: assignments this replica queued, until the index agrees."""
+    rejected: dict[str, tuple[int, str]] = field(default_factory=dict)
+    """Shared with the SnapshotBuilder: workload -> (generation, why it cannot be carried out)."""
     is_leader: Callable[[], bool] = lambda: True
     """Asked by the writer before each queued write: a replica that lost the Lease drops them."""
     poke: Callable[[str], None] | None = None
@@ -198,6 +251,8 @@ class Applier:
     writer: Writer | None = None
     _written_deployments: dict[tuple[str, str], tuple[str, int]] = field(default_factory=dict)
     _written_status: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    _written_pdbs: dict[str, int] = field(default_factory=dict)
+    """workload -> the minAvailable queued for its PodDisruptionBudget (DELETED_PDB: deleted)."""
     _status_written_at: dict[tuple[str, str], float] = field(default_factory=dict)
     _first_admitted: set[str] = field(default_factory=set)
     _settled: dict[str, tuple[Any, ...]] = field(default_factory=dict)
@@ -225,7 +280,11 @@ class Applier:
         writes: list[Write] = []
         for key, parsed in state.workloads.items():
             decision = plan.workloads.get(key)
-            writes.extend(self._workload_writes(key, parsed, decision, state))
+            try:
+                writes.extend(self._workload_writes(key, parsed, decision, state))
+            except Exception as error:  # rule 9: one workload never stops the others
+                log.exception("cannot apply the plan for workload %s", key)
+                self._reject(key, parsed.facts.generation, f"cannot be rendered: {error!r}")
         for name, budget in state.budgets.items():
             status = budget_status(
                 plan.budgets.get(name), budget.facts.generation, budget.facts.status, budget.errors
@@ -262,21 +321,11 @@ class Applier:
         decision: WorkloadDecision | None,
         state: ClusterState,
     ) -> list[Write]:
+        if decision is None:
+            raise LookupError("the planner returned no decision")
         facts = parsed.facts
         namespace, name = facts.namespace or "", facts.name
         previous = self._written_status.get(("agentworkloads", key)) or facts.status
-        if parsed.spec is None or decision is None:
-            errors = parsed.errors or ("the planner returned no decision",)
-            status = failed_status(errors, facts.generation, previous)
-            invalid = self._status_write(
-                "agentworkloads", namespace, name, facts.status, status, key
-            )
-            if invalid and previous.get("phase") != "Failed":
-                invalid.append(
-                    self._event_write(parsed, "Warning", "InvalidSpec", status["message"])
-                )
-            return invalid
-
         inputs = self._inputs(key, parsed, decision, state)
         if _same_inputs(self._settled.get(key), inputs):
             # Nothing it depends on changed since a cycle found nothing to write: skip the
@@ -285,30 +334,12 @@ class Applier:
             return []
         self._settled.pop(key, None)
         self._held = False
-        existing = {d.pool: d for d in state.deployments.get(key, ())}
-        desired = dict(decision.assignments)
         writes: list[Write] = []
         overrides: list[str] = []
-        for pool_name, replicas in decision.assignments:
-            pool = state.pools.get(pool_name)
-            if pool is None or pool.spec is None:
-                continue
-            manifest, digest, overrides = self._render(key, parsed, pool_name, pool)
-            if self._deployment_current(key, pool_name, existing.get(pool_name), digest, replicas):
-                continue
-            manifest = {**manifest, "spec": {**manifest["spec"], "replicas": replicas}}
-            writes.append(
-                self._apply_deployment_write(
-                    key, pool_name, manifest, digest, replicas, decision.assignments
-                )
-            )
-        for pool_name, deployment in existing.items():
-            if pool_name in desired or deployment.replicas < 0:
-                continue
-            if self._written_deployments.get((key, pool_name)) == DELETED:
-                continue  # its delete is queued or in flight
-            writes.append(self._delete_deployment_write(key, pool_name, namespace, deployment.name))
-
+        if not decision.frozen:  # a frozen workload's Deployments are left as they are
+            writes, overrides = self._deployment_writes(key, parsed, decision, state)
+            writes.extend(self._pdb_writes(key, parsed, decision, state))
+        desired = dict(decision.assignments)
         ready = sum(d.ready_replicas for d in state.deployments.get(key, ()) if d.pool in desired)
         ready = min(ready, decision.admitted_replicas)
         status = workload_status(decision, ready, facts.generation, previous, overrides)
@@ -335,14 +366,63 @@ class Applier:
             self._settled[key] = self._inputs(key, parsed, decision, state)
         return writes
 
+    def _deployment_writes(
+        self,
+        key: str,
+        parsed: Parsed[AgentWorkloadSpec],
+        decision: WorkloadDecision,
+        state: ClusterState,
+    ) -> tuple[list[Write], list[str]]:
+        """Create, resize or delete the workload's own Deployments to match its assignments."""
+        namespace = parsed.facts.namespace or ""
+        existing = {d.pool: d for d in state.deployments.get(key, ())}
+        desired = dict(decision.assignments)
+        writes: list[Write] = []
+        overrides: list[str] = []
+        for pool_name, replicas in decision.assignments:
+            pool = state.pools.get(pool_name)
+            found = existing.get(pool_name)
+            if pool is None or pool.spec is None or parsed.spec is None:
+                # The pool was deleted under running pods: its Deployment stays as rendered;
+                # only its replica count follows the admission.
+                if (
+                    found is not None
+                    and found.spec_hash is not None
+                    and not self._deployment_current(
+                        key, pool_name, found, found.spec_hash, replicas
+                    )
+                ):
+                    writes.append(self._scale_deployment_write(key, found, replicas))
+                continue
+            manifest, digest, overrides = self._render(
+                key, parsed, pool_name, pool, found.name if found else None
+            )
+            if self._deployment_current(key, pool_name, found, digest, replicas):
+                continue
+            manifest = {**manifest, "spec": {**manifest["spec"], "replicas": replicas}}
+            writes.append(
+                self._apply_deployment_write(
+                    key, pool_name, manifest, digest, replicas, decision.assignments, found, parsed
+                )
+            )
+        for pool_name, deployment in existing.items():
+            if pool_name in desired or deployment.replicas < 0:
+                continue
+            if self._written_deployments.get((key, pool_name)) == DELETED:
+                continue  # its delete is queued or in flight
+            writes.append(self._delete_deployment_write(key, pool_name, namespace, deployment))
+        return writes, overrides
+
     def _render(
         self,
         key: str,
         parsed: Parsed[AgentWorkloadSpec],
         pool_name: str,
         pool: Parsed[CorePoolSpec],
+        name: str | None = None,
     ) -> tuple[dict[str, Any], str, list[str]]:
         """The workload's Deployment in a pool (replicas aside), its spec hash and overrides.
+        `name` is the name of the Deployment it already owns there, kept across upgrades.
 
         Rendered once per workload and pool generation, not every cycle: rendering and
         hashing were a third of the event loop's time with 10,000 workloads.
@@ -352,6 +432,7 @@ class Applier:
             parsed.facts.generation,
             pool.facts.uid,
             pool.facts.generation,
+            name,
         )
         cached = self._rendered.get((key, pool_name))
         if cached is not None and cached[0] == made_from:
@@ -375,6 +456,7 @@ class Applier:
             spec.cores_per_replica,
             spec.memory_per_replica,
             spec.placement.spread,
+            name=name,
         )
         digest = spec_hash(rendered.manifest)
         rendered.manifest["metadata"]["annotations"] = {SPEC_HASH_ANNOTATION: digest}
@@ -418,6 +500,8 @@ class Applier:
             ),
             deployments,
             tuple(sorted((p, self._written_deployments.get((key, p))) for p in pools)),
+            state.pdbs.get(key),
+            self._written_pdbs.get(key),
         )
 
     def _deployment_current(
@@ -437,10 +521,17 @@ class Applier:
         digest: str,
         replicas: int,
         assignments: tuple[tuple[str, int], ...],
+        found: DeploymentFacts | None,
+        parsed: Parsed[AgentWorkloadSpec],
     ) -> Write:
+        """Server-side apply onto a Deployment the workload owns; otherwise create it, so a
+        Deployment of that name that is not the workload's is never taken over."""
         meta = manifest["metadata"]
         memory = (digest, replicas)
+        known = found is not None or (key, pool) in self._written_deployments
         self._written_deployments[(key, pool)] = memory
+        apps = self.clients.apps
+        owner = parsed.facts.uid
 
         def failed() -> None:
             if self._written_deployments.get((key, pool)) == memory:
@@ -449,11 +540,8 @@ class Applier:
                 # The snapshot falls back to the Deployments that really exist.
                 del self.admitted_memory[key]
 
-        return Write(
-            lane=("deployments", key),
-            target=("deployment", key, pool),
-            kind="deployment",
-            call=lambda: self.clients.apps.patch_namespaced_deployment(
+        def apply() -> Any:
+            return apps.patch_namespaced_deployment(
                 meta["name"],
                 meta["namespace"],
                 manifest,
@@ -461,27 +549,198 @@ class Applier:
                 force=True,
                 _content_type="application/apply-patch+yaml",
                 _preload_content=False,
-            ),
+                _request_timeout=API_TIMEOUT,
+            )
+
+        def create_or_apply() -> Any:
+            if known:
+                return apply()
+            return create_owned(
+                lambda: apps.create_namespaced_deployment(
+                    meta["namespace"],
+                    cast(Any, manifest),
+                    field_manager=FIELD_MANAGER,
+                    _preload_content=False,
+                    _request_timeout=API_TIMEOUT,
+                ),
+                lambda: apps.read_namespaced_deployment(
+                    meta["name"], meta["namespace"], _request_timeout=API_TIMEOUT
+                ),
+                apply,
+                f"Deployment {meta['namespace']}/{meta['name']}",
+                owner,
+            )
+
+        return Write(
+            lane=("deployments", key),
+            target=("deployment", key, pool),
+            kind="deployment",
+            call=create_or_apply,
             on_failure=failed,
+            on_rejected=lambda reason: self._reject(key, parsed.facts.generation, reason),
         )
 
-    def _delete_deployment_write(self, key: str, pool: str, namespace: str, name: str) -> Write:
+    def _pdb_writes(
+        self,
+        key: str,
+        parsed: Parsed[AgentWorkloadSpec],
+        decision: WorkloadDecision,
+        state: ClusterState,
+    ) -> list[Write]:
+        """Keep the workload's PodDisruptionBudget (minAvailable = minReplicas) while admitted."""
+        spec, facts = parsed.spec, parsed.facts
+        policy = self.clients.policy
+        if policy is None:
+            return []
+        found = state.pdbs.get(key)
+        want: int | None = None
+        if (
+            spec is not None
+            and decision.admitted_replicas
+            and spec.pod_disruption_budget == "Enabled"
+        ):
+            want = min(spec.effective_min_replicas, decision.admitted_replicas)
+        written = self._written_pdbs.get(key)
+        have = written if written is not None else (found.min_available if found else None)
+        if have == (want if want is not None else DELETED_PDB) or (want is None and found is None):
+            return []
+        namespace = facts.namespace or ""
+
+        def failed(memory: int = want if want is not None else DELETED_PDB) -> None:
+            if self._written_pdbs.get(key) == memory:
+                del self._written_pdbs[key]
+
+        if want is None:
+            assert found is not None
+            self._written_pdbs[key] = DELETED_PDB
+            options = client.V1DeleteOptions(preconditions=client.V1Preconditions(uid=found.uid))
+            return [
+                Write(
+                    lane=("pdb", key),
+                    target=("pdb", key),
+                    kind="pdb-delete",
+                    call=lambda: policy.delete_namespaced_pod_disruption_budget(
+                        found.name,
+                        namespace,
+                        body=options,
+                        _preload_content=False,
+                        _request_timeout=API_TIMEOUT,
+                    ),
+                    on_failure=failed,
+                    missing_ok=True,
+                )
+            ]
+        manifest = render_pdb(
+            WorkloadRef(namespace=namespace, name=facts.name, uid=facts.uid), want
+        )
+        name = found.name if found is not None else manifest["metadata"]["name"]
+        manifest["metadata"]["name"] = name
+        known = found is not None or written is not None
+        self._written_pdbs[key] = want
+
+        def apply() -> Any:
+            return policy.patch_namespaced_pod_disruption_budget(
+                name,
+                namespace,
+                manifest,
+                field_manager=FIELD_MANAGER,
+                force=True,
+                _content_type="application/apply-patch+yaml",
+                _preload_content=False,
+                _request_timeout=API_TIMEOUT,
+            )
+
+        def create_or_apply() -> Any:
+            if known:
+                return apply()
+            return create_owned(
+                lambda: policy.create_namespaced_pod_disruption_budget(
+                    namespace,
+                    cast(Any, manifest),
+                    field_manager=FIELD_MANAGER,
+                    _preload_content=False,
+                    _request_timeout=API_TIMEOUT,
+                ),
+                lambda: policy.read_namespaced_pod_disruption_budget(
+                    name, namespace, _request_timeout=API_TIMEOUT
+                ),
+                apply,
+                f"PodDisruptionBudget {namespace}/{name}",
+                facts.uid,
+            )
+
+        return [
+            Write(
+                lane=("pdb", key),
+                target=("pdb", key),
+                kind="pdb",
+                call=create_or_apply,
+                on_failure=failed,
+                on_rejected=lambda reason: self._reject(key, facts.generation, reason),
+            )
+        ]
+
+    def _scale_deployment_write(self, key: str, found: DeploymentFacts, replicas: int) -> Write:
+        """Only the replica count of an owned Deployment (its pool is gone: nothing to render)."""
+        memory = (found.spec_hash or "", replicas)
+        self._written_deployments[(key, found.pool)] = memory
+        namespace = key.split("/", 1)[0]
+
+        def failed() -> None:
+            if self._written_deployments.get((key, found.pool)) == memory:
+                del self._written_deployments[(key, found.pool)]
+
+        return Write(
+            lane=("deployments", key),
+            target=("deployment", key, found.pool),
+            kind="deployment",
+            call=lambda: self.clients.apps.patch_namespaced_deployment(
+                found.name,
+                namespace,
+                {"spec": {"replicas": replicas}},
+                field_manager=FIELD_MANAGER,
+                _preload_content=False,
+                _request_timeout=API_TIMEOUT,
+            ),
+            on_failure=failed,
+            missing_ok=True,
+        )
+
+    def _delete_deployment_write(
+        self, key: str, pool: str, namespace: str, deployment: DeploymentFacts
+    ) -> Write:
+        """Delete an owned Deployment, only if it is still the same object (uid precondition)."""
         self._written_deployments[(key, pool)] = DELETED
 
         def failed() -> None:
             if self._written_deployments.get((key, pool)) == DELETED:
                 del self._written_deployments[(key, pool)]
 
+        options = client.V1DeleteOptions(
+            propagation_policy="Background",
+            preconditions=client.V1Preconditions(uid=deployment.uid) if deployment.uid else None,
+        )
         return Write(
             lane=("deployments", key),
             target=("deployment", key, pool),
             kind="deployment-delete",
             call=lambda: self.clients.apps.delete_namespaced_deployment(
-                name, namespace, propagation_policy="Background", _preload_content=False
+                deployment.name,
+                namespace,
+                body=options,
+                _preload_content=False,
+                _request_timeout=API_TIMEOUT,
             ),
             on_failure=failed,
             missing_ok=True,
         )
+
+    def _reject(self, key: str, generation: int, reason: str) -> None:
+        """Remember that this generation of the workload cannot be carried out; the snapshot
+        then plans it as invalid (status Invalid with the reason) until the spec changes."""
+        self.rejected[key] = (generation, reason)
+        self._settled.pop(key, None)
+        self._wake(0.0, "a workload was rejected")
 
     def _status_write(
         self,
@@ -519,11 +778,24 @@ class Applier:
         body = {"status": desired}
         if namespace is None:
             call = lambda: self.clients.custom.patch_cluster_custom_object_status(  # noqa: E731
-                GROUP, VERSION, plural, name, body, _preload_content=False
+                GROUP,
+                VERSION,
+                plural,
+                name,
+                body,
+                _preload_content=False,
+                _request_timeout=API_TIMEOUT,
             )
         else:
             call = lambda: self.clients.custom.patch_namespaced_custom_object_status(  # noqa: E731
-                GROUP, VERSION, namespace, plural, name, body, _preload_content=False
+                GROUP,
+                VERSION,
+                namespace,
+                plural,
+                name,
+                body,
+                _preload_content=False,
+                _request_timeout=API_TIMEOUT,
             )
         return [
             Write(
@@ -588,7 +860,10 @@ class Applier:
             target=None,
             kind="event",
             call=lambda: self.clients.core.create_namespaced_event(
-                facts.namespace or "default", cast(Any, body), _preload_content=False
+                facts.namespace or "default",
+                cast(Any, body),
+                _preload_content=False,
+                _request_timeout=API_TIMEOUT,
             ),
             low_priority=True,
         )
@@ -622,6 +897,19 @@ class Applier:
         for key in list(self.admitted_memory):
             if key not in state.workloads:
                 del self.admitted_memory[key]
+        for key, minimum in list(self._written_pdbs.items()):
+            pdb = state.pdbs.get(key)
+            echoed = (
+                pdb is None
+                if minimum == DELETED_PDB
+                else pdb is not None and (pdb.min_available == minimum)
+            )
+            if key not in state.workloads or echoed:
+                del self._written_pdbs[key]
+        for key, (generation, _) in list(self.rejected.items()):
+            workload = state.workloads.get(key)
+            if workload is None or workload.facts.generation != generation:
+                del self.rejected[key]
         indexes: dict[str, Mapping[str, Any]] = {
             "agentworkloads": state.workloads,
             "corebudgets": state.budgets,
