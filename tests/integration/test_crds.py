@@ -336,7 +336,7 @@ def test_a_template_written_before_the_schema_is_caught_by_the_models(
     assert describe_errors(caught.value) == [
         f"{CONTAINER}[0].env: expected a list, got 5: write env as a list of EnvVar objects"
     ]
-    status = {"status": {"phase": "Failed", "message": "spec.template.spec.containers[0].env"}}
+    status = {"status": {"phase": "Invalid", "message": "spec.template.spec.containers[0].env"}}
     crds.kubectl(
         "patch", resource, name, "-n", namespace, "--subresource=status", "--type=merge",
         "-p", json.dumps(status),
