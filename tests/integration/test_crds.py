@@ -341,7 +341,8 @@ def test_a_template_written_before_the_schema_is_caught_by_the_models(
         "patch", resource, name, "-n", namespace, "--subresource=status", "--type=merge",
         "-p", json.dumps(status),
     )  # fmt: skip
-    assert crds.get_json(resource, name, "-n", namespace)["status"] == status["status"]
+    # Accepted (the operator, when one runs, may have written its own Invalid status since).
+    assert crds.get_json(resource, name, "-n", namespace)["status"]["phase"] == "Invalid"
 
 
 def test_the_crds_on_disk_are_the_ones_installed(crds: Cluster) -> None:
