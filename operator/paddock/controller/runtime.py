@@ -15,6 +15,7 @@ from kubernetes import client
 from paddock import GROUP, VERSION
 from paddock.controller import metrics
 from paddock.controller.applier import Applier, Clients
+from paddock.controller.cluster_state import ClusterState, SnapshotBuilder
 from paddock.controller.labels import WORKLOAD_LABEL
 from paddock.controller.leadership import LeaseElector
 from paddock.controller.listwatch import ListWatch
@@ -32,7 +33,6 @@ from paddock.controller.observed import (
     pdb_facts,
     pod_record,
 )
-from paddock.controller.snapshot import ClusterState, SnapshotBuilder
 from paddock.controller.watched import Records
 from paddock.planner import Plan, plan
 

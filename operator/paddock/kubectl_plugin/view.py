@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from paddock.controller.snapshot import ClusterState, Parsed
+from paddock.controller.cluster_state import ClusterState, Parsed
 from paddock.controller.status import PoolMeasures
 from paddock.planner import (
     Budget,

@@ -18,8 +18,8 @@ from kubernetes.client.exceptions import ApiException
 
 from paddock.api import AgentWorkloadSpec, CorePoolSpec
 from paddock.controller.applier import Applier, Clients
+from paddock.controller.cluster_state import ClusterState, Parsed
 from paddock.controller.observed import SPEC_HASH_ANNOTATION, DeploymentFacts, ObjectFacts
-from paddock.controller.snapshot import ClusterState, Parsed
 from paddock.controller.status import PoolMeasures
 from paddock.controller.writer import Writer
 from paddock.planner import BudgetUsage, Plan, PoolUsage, Reason, WorkloadDecision

@@ -18,8 +18,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from paddock.controller.cluster_state import ClusterState, SnapshotBuilder
 from paddock.controller.observed import NodeFacts, ObjectFacts
-from paddock.controller.snapshot import ClusterState, SnapshotBuilder
 from paddock.planner import Plan, Reason, plan
 from tests.unit.controller.test_applier import FakeApi, make, settle
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from paddock.controller.snapshot import ClusterState
+from paddock.controller.cluster_state import ClusterState
 from paddock.kubectl_plugin import cli, main
 from paddock.kubectl_plugin.cluster import Connection, PluginError, state_from_objects
 from paddock.kubectl_plugin.view import View

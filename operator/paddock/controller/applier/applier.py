@@ -37,7 +37,7 @@ from paddock.controller.applier.events import event_write
 from paddock.controller.applier.gauges import export_gauges
 from paddock.controller.applier.pdb_writes import PdbWrites
 from paddock.controller.applier.status_writes import StatusWrites
-from paddock.controller.snapshot import ClusterState, Parsed, parse_timestamp
+from paddock.controller.cluster_state import ClusterState, Parsed, parse_timestamp
 from paddock.controller.status import (
     PoolMeasures,
     budget_status,

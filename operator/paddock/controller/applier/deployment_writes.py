@@ -19,10 +19,10 @@ from kubernetes import client
 
 from paddock.api import AgentWorkloadSpec, CorePoolSpec
 from paddock.controller.applier.clients import API_TIMEOUT, Clients, create_owned
+from paddock.controller.cluster_state import ClusterState, Parsed
 from paddock.controller.deployments import PoolPlacement, WorkloadRef, render_deployment
 from paddock.controller.labels import FIELD_MANAGER
 from paddock.controller.observed import SPEC_HASH_ANNOTATION, DeploymentFacts
-from paddock.controller.snapshot import ClusterState, Parsed
 from paddock.controller.writer import Write
 from paddock.planner import WorkloadDecision
 

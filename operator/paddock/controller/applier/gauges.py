@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from paddock.controller import metrics
-from paddock.controller.snapshot import ClusterState
+from paddock.controller.cluster_state import ClusterState
 from paddock.planner import Plan, Reason
 
 LEADER_GAUGES = (

@@ -15,9 +15,9 @@ from kubernetes import client
 
 from paddock.api import AgentWorkloadSpec
 from paddock.controller.applier.clients import API_TIMEOUT, Clients, create_owned
+from paddock.controller.cluster_state import ClusterState, Parsed
 from paddock.controller.deployments import WorkloadRef, render_pdb
 from paddock.controller.labels import FIELD_MANAGER
-from paddock.controller.snapshot import ClusterState, Parsed
 from paddock.controller.writer import Write
 from paddock.planner import WorkloadDecision
 
