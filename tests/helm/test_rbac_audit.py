@@ -1,0 +1,426 @@
+"""Least privilege, measured: the chart's RBAC against what the operator really calls.
+
+The real `paddock run` runs under only a token of the chart's ServiceAccount
+(sa_operator.py) through every path that talks to the API server:
+
+- start-up: kopf lists and watches namespaces; Paddock list-watches nodes, pods,
+  Deployments, CorePools, CoreBudgets and AgentWorkloads; it creates the Lease;
+- admission: a Deployment applied (server-side apply creating it), AgentWorkload,
+  CorePool and CoreBudget status patched;
+- resize: the Deployment applied again, a `Resized` Event;
+- preemption by a higher-priority workload: the preempted workload's Deployment
+  deleted by Paddock, `Preempted` and `Queued` Events;
+- deletion of a workload (its Deployment goes by garbage collection) and the
+  re-admission of the preempted one (`Admitted` Event);
+- an invalid object (rejected by the API server, or accepted and reported);
+- /metrics read by a ServiceAccount bound to the metrics-reader role
+  (TokenReview and SubjectAccessReview);
+- Lease renewals while it leads, and the Lease's release on SIGTERM.
+
+Then every (verb, apiGroup, resource[/subresource]) the ServiceAccount used is
+read from the API server's audit log (hack/cluster.sh turns it on) and compared
+with the rules the rendered chart binds to that ServiceAccount: every call must be
+granted and answered without 403, and every grant must be used. Two grants are
+authorized inside a request rather than requested on their own, so the audit log
+cannot show them as calls; IMPLIED names each with the call that exercises it, and
+the test checks that call happened.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.helm.chart import CHART, INSTALL_VALUES, Helm, parse
+from tests.helm.sa_operator import (
+    ARM64_TOLERATION,
+    SCRAPER,
+    Ground,
+    Operator,
+    install_ground,
+    run_operator,
+)
+from tests.support.cluster import Cluster
+from tests.support.waiting import wait_for
+
+pytestmark = pytest.mark.integration
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request of the ServiceAccount, from one audit event."""
+
+    verb: str
+    api_group: str
+    resource: str
+    """`deployments`, or `agentworkloads/status` for a subresource."""
+    namespace: str | None
+    name: str | None
+    code: int
+    decision: str | None
+
+    def __str__(self) -> str:
+        where = f" {self.namespace}/" if self.namespace else " "
+        return f"{self.verb} {self.api_group or 'core'}/{self.resource}{where}{self.name or ''}"
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One (verb, apiGroup, resource) of one rule, with the rule's scope."""
+
+    verb: str
+    api_group: str
+    resource: str
+    namespace: str | None
+    """A Role's namespace; None for a ClusterRole."""
+    names: tuple[str, ...]
+    """resourceNames; empty: any name."""
+
+    def allows(self, call: Call) -> bool:
+        return (
+            (self.verb, self.api_group, self.resource) == (call.verb, call.api_group, call.resource)
+            and (self.namespace is None or self.namespace == call.namespace)
+            and (not self.names or call.name in self.names)
+        )
+
+    def __str__(self) -> str:
+        scope = f" in namespace {self.namespace}" if self.namespace else ""
+        names = f" named {list(self.names)}" if self.names else ""
+        return f"{self.verb} {self.api_group or 'core'}/{self.resource}{names}{scope}"
+
+
+def _created_deployment(call: Call) -> bool:
+    return (call.verb, call.resource, call.code) == ("patch", "deployments", 201)
+
+
+IMPLIED: dict[tuple[str, str, str], tuple[str, Callable[[Call], bool]]] = {
+    ("create", "apps", "deployments"): (
+        "Paddock creates Deployments by server-side apply, a `patch` request; for a "
+        "Deployment that does not exist yet the API server's patch handler also "
+        "authorizes `create` (the audit log records only the patch, answered 201)",
+        _created_deployment,
+    ),
+    ("update", "paddock.dev", "agentworkloads/finalizers"): (
+        "the Deployments' ownerReference sets blockOwnerDeletion; the "
+        "OwnerReferencesPermissionEnforcement admission plugin (on in hack/cluster.sh, "
+        "and in many hardened clusters) then authorizes `update` on the owner's "
+        "finalizers subresource while admitting the patch that creates the Deployment",
+        _created_deployment,
+    ),
+}
+"""Grants the API server checks inside another request: (verb, group, resource) ->
+(why, which recorded call exercises it)."""
+
+
+# ------------------------------------------------------------------ reading the audit log
+def audit_log_files(cluster: Cluster) -> list[Path]:
+    """The audit log hack/cluster.sh writes, with its rotated backups."""
+    logs = cluster.kubeconfig.parent / "logs"
+    current = logs / "audit.log"
+    assert current.exists(), (
+        f"no audit log at {current}: the control plane predates the audit flags; "
+        "restart it (hack/cluster.sh down && hack/cluster.sh up)"
+    )
+    return [*sorted(logs.glob("audit-*.log")), current]
+
+
+def _events(files: Iterable[Path], username: str) -> Iterator[dict[str, Any]]:
+    needle = f'"username":"{username}"'
+    for path in files:
+        with path.open(errors="replace") as lines:
+            for line in lines:
+                if needle not in line:
+                    continue
+                event: dict[str, Any] = json.loads(line)
+                if event.get("stage") == "ResponseComplete":
+                    yield event
+
+
+def calls_of(cluster: Cluster, username: str) -> tuple[list[Call], list[str]]:
+    """(resource calls, non-resource URLs) the user made, one per completed request."""
+    calls: list[Call] = []
+    urls: list[str] = []
+    for event in _events(audit_log_files(cluster), username):
+        code = int((event.get("responseStatus") or {}).get("code", 0))
+        decision = (event.get("annotations") or {}).get("authorization.k8s.io/decision")
+        ref = event.get("objectRef")
+        if not ref:
+            urls.append(f"{event['verb']} {event['requestURI']} -> {code}")
+            if code == 403:
+                calls.append(Call(event["verb"], "", event["requestURI"], None, None, code, None))
+            continue
+        resource = ref["resource"] + (f"/{ref['subresource']}" if ref.get("subresource") else "")
+        calls.append(
+            Call(
+                verb=event["verb"],
+                api_group=ref.get("apiGroup", ""),
+                resource=resource,
+                namespace=ref.get("namespace"),
+                name=ref.get("name"),
+                code=code,
+                decision=decision,
+            )
+        )
+    return calls, urls
+
+
+# ------------------------------------------------------------------ reading the chart
+def granted(docs: list[dict[str, Any]], namespace: str, account: str) -> list[Grant]:
+    """Every (verb, group, resource) the rendered chart binds to the ServiceAccount."""
+    subject = {"kind": "ServiceAccount", "name": account, "namespace": namespace}
+    roles = {(d["kind"], d["metadata"]["name"]): d for d in docs if d["kind"].endswith("Role")}
+    grants: list[Grant] = []
+    for binding in docs:
+        if binding["kind"] not in ("ClusterRoleBinding", "RoleBinding"):
+            continue
+        if subject not in binding.get("subjects", []):
+            continue
+        ref = binding["roleRef"]
+        role = roles[(ref["kind"], ref["name"])]
+        scope = binding["metadata"]["namespace"] if binding["kind"] == "RoleBinding" else None
+        for rule in role.get("rules", []):
+            assert "nonResourceURLs" not in rule, f"the operator needs no non-resource URL: {rule}"
+            grants += [
+                Grant(verb, group, resource, scope, tuple(rule.get("resourceNames", ())))
+                for verb in rule["verbs"]
+                for group in rule["apiGroups"]
+                for resource in rule["resources"]
+            ]
+    return grants
+
+
+# ------------------------------------------------------------------ the scenarios
+def _object(kind: str, name: str, spec: dict[str, Any], namespace: str | None = None) -> str:
+    metadata = {"name": name, **({"namespace": namespace} if namespace else {})}
+    body = {"apiVersion": "paddock.dev/v1alpha1", "kind": kind, "metadata": metadata, "spec": spec}
+    return json.dumps(body)
+
+
+def _workload(ground: Ground, replicas: int, priority: int = 0, **extra: Any) -> dict[str, Any]:
+    container = {"name": "agent", "image": "example.com/agent:1.0", **extra}
+    return {
+        "budget": ground.nodepool,
+        "replicas": replicas,
+        "coresPerReplica": 1,
+        "memoryPerReplica": "1Gi",
+        "priority": priority,
+        "placement": {"pools": [ground.nodepool]},
+        "template": {"spec": {"containers": [container]}},
+    }
+
+
+@dataclass
+class Scenario:
+    cluster: Cluster
+    ground: Ground
+    operator: Operator
+
+    def status(self, workload: str) -> dict[str, Any]:
+        found = self.cluster.get_json("aw", workload, "-n", self.ground.workload_namespace)
+        status: dict[str, Any] = found.get("status") or {}
+        return status
+
+    def wait_status(self, workload: str, what: str, **expected: Any) -> dict[str, Any] | None:
+        def probe() -> dict[str, Any] | None:
+            status = self.status(workload)
+            return status if all(status.get(k) == v for k, v in expected.items()) else None
+
+        try:
+            return wait_for(probe, timeout=90, what=f"{workload}: {what}")
+        except AssertionError as error:
+            raise AssertionError(
+                f"{error}\nstatus: {self.status(workload)}\noperator:\n{self.operator.tail()}"
+            ) from None
+
+    def deployments(self, workload: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = self.cluster.get_json(
+            "deployments", "-n", self.ground.workload_namespace,
+            "-l", f"paddock.dev/workload={workload}",
+        )["items"]  # fmt: skip
+        return items
+
+    def reasons(self, workload: str) -> set[str]:
+        items = self.cluster.get_json(
+            "events", "-n", self.ground.workload_namespace,
+            "--field-selector", f"involvedObject.kind=AgentWorkload,involvedObject.name={workload}",
+        )["items"]  # fmt: skip
+        return {item["reason"] for item in items}
+
+    def apply(self, manifest: str) -> None:
+        self.cluster.kubectl("apply", "-f", "-", input=manifest)
+
+    def run(self) -> None:
+        ground, namespace = self.ground, self.ground.workload_namespace
+        wait_for(self.operator.ready, timeout=90, what="paddock run /readyz (watches listed)")
+        pool = {
+            "nodeSelector": {"matchLabels": {"karpenter.sh/nodepool": ground.nodepool}},
+            "tolerations": [ARM64_TOLERATION],
+        }
+        budget = {
+            "namespaceSelector": {"matchLabels": {"paddock.dev/team": ground.nodepool}},
+            "cores": 4,
+            "pools": [ground.nodepool],
+            "preemption": {"withinBudget": "LowerPriority"},
+        }
+        self.apply(_object("CorePool", ground.nodepool, pool))
+        self.apply(_object("CoreBudget", ground.nodepool, budget))
+
+        # Admission: Deployment created by server-side apply, status written.
+        self.apply(_object("AgentWorkload", "agent", _workload(ground, 2), namespace))
+        self.wait_status("agent", "Running with 2 replicas", phase="Running", admittedReplicas=2)
+        wait_for(
+            lambda: (self.cluster.get_json("corebudget.paddock.dev", ground.nodepool).get("status")
+                     or {}).get("usedCores") == 2,
+            timeout=60, what="CoreBudget status.usedCores 2",
+        )  # fmt: skip
+        wait_for(
+            lambda: (self.cluster.get_json("corepool.paddock.dev", ground.nodepool).get("status")
+                     or {}).get("nodes") == 2,
+            timeout=60, what="CorePool status.nodes 2",
+        )  # fmt: skip
+
+        # Resize: the Deployment applied again, a Resized Event.
+        self.cluster.kubectl(
+            "patch", "aw", "agent", "-n", namespace, "--type=merge",
+            "-p", '{"spec": {"replicas": 3}}',
+        )  # fmt: skip
+        self.wait_status("agent", "resized to 3", admittedReplicas=3)
+        wait_for(lambda: "Resized" in self.reasons("agent"), timeout=30, what="Resized Event")
+
+        # Preemption: a higher-priority workload takes the whole budget; Paddock deletes
+        # the preempted workload's Deployment itself.
+        self.apply(_object("AgentWorkload", "urgent", _workload(ground, 4, 100), namespace))
+        self.wait_status("urgent", "admitted 4 by preemption", admittedReplicas=4)
+        wait_for(lambda: not self.deployments("agent"), timeout=60, what="agent's Deployment gone")
+        self.wait_status("agent", "preempted to 0", admittedReplicas=0)
+
+        # Deletion: the urgent workload goes (its Deployment by garbage collection), the
+        # preempted one is admitted again: a second Deployment creation, an Admitted Event.
+        self.cluster.kubectl("delete", "aw", "urgent", "-n", namespace, "--wait=true")
+        self.wait_status("agent", "re-admitted", admittedReplicas=3)
+        wait_for(lambda: "Admitted" in self.reasons("agent"), timeout=30, what="Admitted Event")
+
+        # /metrics with a reader's token: TokenReview and SubjectAccessReview.
+        assert self.operator.metrics().get("paddock_leader{}") == 1
+
+        # An invalid object, last (a poison object must not hide the paths above).
+        self._invalid_object()
+
+    def _invalid_object(self) -> None:
+        """A malformed container field: the API server rejects it (a schema for the
+        template) or the operator reports it; either way the ServiceAccount's calls
+        while it does are in the audit log."""
+        namespace = self.ground.workload_namespace
+        broken = _workload(self.ground, 1, env=5)
+        accepted = self.cluster.kubectl(
+            "apply", "-f", "-", input=_object("AgentWorkload", "broken", broken, namespace),
+            check=False,
+        )  # fmt: skip
+        if accepted.returncode != 0:
+            return
+        errors_before = self._errors()
+
+        def reported() -> bool:
+            status = self.status("broken")
+            return status.get("phase") in ("Invalid", "Failed") or self._errors() > errors_before
+
+        wait_for(reported, timeout=60, what="the invalid object reported (status or error count)")
+
+    def _errors(self) -> float:
+        samples = self.operator.metrics()
+        return sum(v for k, v in samples.items() if k.startswith("paddock_api_errors_total{"))
+
+
+# ------------------------------------------------------------------ the test
+@pytest.fixture
+def ground(cluster: Cluster, helm: Helm, tmp_path: Path) -> Iterator[Ground]:
+    with install_ground(cluster, helm, tmp_path, "rbac-audit") as made:
+        yield made
+
+
+def render_installed(helm: Helm, ground: Ground) -> list[dict[str, Any]]:
+    """The chart rendered with exactly the values install_ground installed it with."""
+    readers = [{"kind": "ServiceAccount", "name": SCRAPER, "namespace": ground.release_namespace}]
+    return parse(
+        helm.run(
+            "template", ground.release, str(CHART), "--namespace", ground.release_namespace,
+            "-f", str(INSTALL_VALUES), "--set", "replicaCount=0",
+            "--set-json", f"metrics.readers={json.dumps(readers)}",
+        ).stdout
+    )  # fmt: skip
+
+
+def test_the_service_account_uses_every_grant_and_nothing_else(
+    cluster: Cluster, helm: Helm, ground: Ground, tmp_path: Path
+) -> None:
+    with run_operator(ground, tmp_path) as operator:
+        Scenario(cluster, ground, operator).run()
+    # Stopped: its Lease release (get, update) is in the log too.
+
+    calls, urls = calls_of(cluster, ground.username)
+    assert calls, f"no audit event for {ground.username}"
+    grants = granted(render_installed(helm, ground), ground.release_namespace, ground.release)
+    assert grants, "the chart binds no rule to the operator's ServiceAccount"
+
+    denied = sorted({str(c) for c in calls if c.code == 403 or c.decision == "forbid"})
+    assert not denied, "the ServiceAccount was refused (403):\n" + "\n".join(denied)
+    ungranted = sorted({str(c) for c in calls if not any(g.allows(c) for g in grants)})
+    assert not ungranted, "calls no grant covers:\n" + "\n".join(ungranted)
+
+    unused = []
+    for grant in grants:
+        if any(grant.allows(c) for c in calls):
+            continue
+        implied = IMPLIED.get((grant.verb, grant.api_group, grant.resource))
+        if implied is not None:
+            why, witness = implied
+            assert any(witness(c) for c in calls), f"{grant}: no call exercised it ({why})"
+            continue
+        unused.append(str(grant))
+    used = sorted({str(Call(c.verb, c.api_group, c.resource, None, None, 0, None)) for c in calls})
+    assert not unused, (
+        "granted but never used (remove them from charts/paddock/templates/rbac.yaml, or "
+        "add a scenario that uses them):\n"
+        + "\n".join(unused)
+        + "\n\nused:\n"
+        + "\n".join(used)
+        + "\n\nnon-resource requests:\n"
+        + "\n".join(sorted(set(urls)))
+    )
+
+
+def test_a_denied_call_shows_in_the_audit_log(cluster: Cluster, ground: Ground) -> None:
+    """Negative control: the audit log really records the ServiceAccount's requests,
+    403s included, so the comparison above cannot pass on an empty or filtered log."""
+    result = ground.token_cluster.kubectl(
+        "get", "secrets", "-n", ground.release_namespace, check=False
+    )
+    assert result.returncode != 0 and "forbidden" in result.stderr.lower(), result
+
+    def denied() -> list[Call]:
+        calls, _ = calls_of(cluster, ground.username)
+        return [c for c in calls if c.resource == "secrets" and c.code == 403]
+
+    (call,) = wait_for(denied, timeout=10, what="the denied list of secrets in the audit log")
+    assert call.verb == "list" and call.decision == "forbid", call
+
+
+def test_rendered_grants_read_the_bindings(helm: Helm) -> None:
+    """The chart reader itself: both the ClusterRole and the namespaced Role count, the
+    Role only in its namespace, resourceNames respected, nothing for other subjects."""
+    docs = parse(helm.template(namespace="ns").stdout)
+    grants = granted(docs, "ns", "paddock")
+    lease_get = Call("get", "coordination.k8s.io", "leases", "ns", "paddock-scheduler", 200, None)
+    assert any(g.allows(lease_get) for g in grants)
+    elsewhere = Call(
+        "get", "coordination.k8s.io", "leases", "other", "paddock-scheduler", 200, None
+    )
+    assert not any(g.allows(elsewhere) for g in grants)
+    other_lease = Call("get", "coordination.k8s.io", "leases", "ns", "other", 200, None)
+    assert not any(g.allows(other_lease) for g in grants)
+    assert granted(docs, "ns", "someone-else") == []
