@@ -10,15 +10,18 @@ The chart's RBAC lets the operator make the TokenReview and SubjectAccessReview.
 
 from __future__ import annotations
 
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
+from prometheus_client import CollectorRegistry, Gauge
 
-from paddock.controller.metrics_server import CachedReview, Verdict, check
+from paddock.controller.metrics_server import CachedReview, Verdict, check, serve
 from tests.helm.chart import Helm
-from tests.helm.sa_operator import Ground, Operator, install_ground, run_operator
+from tests.helm.sa_operator import Ground, Operator, free_port, install_ground, run_operator
 from tests.support.cluster import Cluster
 from tests.support.waiting import wait_for
 
@@ -113,3 +116,43 @@ def test_cached_review_never_keeps_more_than_its_bound() -> None:
     for n in range(10):
         cached(f"token-{n}")
     assert len(cached._entries) <= 3
+
+
+def test_the_server_serves_only_metrics_and_asks_the_review() -> None:
+    """The HTTP layer on loopback: auth off serves everyone; with a review, its verdict
+    decides; any other path is 404 either way."""
+    registry = CollectorRegistry()
+    Gauge("paddock_probe", "A sample.", registry=registry).set(1)
+    seen: list[str] = []
+
+    def review(token: str) -> Verdict:
+        seen.append(token)
+        return Verdict(200 if token == "reader" else 403, "decided")
+
+    for chosen in (None, review):
+        server = serve(free_port(), registry, chosen, address="127.0.0.1")
+        try:
+            port = server.server_address[1]
+
+            def get(path: str, token: str | None = None, port: int = port) -> int:
+                request = urllib.request.Request(f"http://127.0.0.1:{port}{path}")
+                if token:
+                    request.add_header("Authorization", f"Bearer {token}")
+                try:
+                    with urllib.request.urlopen(request, timeout=5) as response:
+                        assert b"paddock_probe 1.0" in response.read()
+                        return int(response.status)
+                except urllib.error.HTTPError as error:
+                    return error.code
+
+            assert get("/other", "reader") == 404
+            if chosen is None:
+                assert get("/metrics") == 200
+            else:
+                assert (get("/metrics"), get("/metrics", "reader"), get("/metrics", "x")) == (
+                    401, 200, 403,
+                )  # fmt: skip
+        finally:
+            server.shutdown()
+            server.server_close()
+    assert seen == ["reader", "x"]
