@@ -24,6 +24,7 @@ def _run(args: argparse.Namespace) -> int:
         log_level=args.log_level,
         json_logs=not args.plain_logs,
         metrics_auth=args.metrics_auth,
+        metrics_cert_dir=args.metrics_cert_dir,
     )
 
 
@@ -55,6 +56,12 @@ def main(argv: list[str] | None = None) -> int:
         help="who may read /metrics: 'kubernetes' = a bearer token RBAC allows to get "
         "/metrics (TokenReview + SubjectAccessReview), 'none' = anyone who reaches the port "
         "(env PADDOCK_METRICS_AUTH; the Helm chart sets kubernetes)",
+    )
+    run.add_argument(
+        "--metrics-cert-dir",
+        default=os.environ.get("PADDOCK_METRICS_CERT_DIR", ""),
+        help="serve /metrics over TLS with tls.crt and tls.key from this folder, reloaded "
+        "when they change (env PADDOCK_METRICS_CERT_DIR; empty: plain HTTP)",
     )
     run.add_argument(
         "--health-port", type=int, default=int(os.environ.get("PADDOCK_HEALTH_PORT", "8081"))

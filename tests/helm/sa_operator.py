@@ -208,7 +208,9 @@ def install_ground(cluster: Cluster, helm: Helm, tmp_path: Path, prefix: str) ->
 
 
 @contextmanager
-def run_operator(ground: Ground, tmp_path: Path) -> Iterator[Operator]:
+def run_operator(
+    ground: Ground, tmp_path: Path, extra_env: dict[str, str] | None = None
+) -> Iterator[Operator]:
     """`paddock run` with only the ServiceAccount's token, as the chart runs it."""
     stderr_path = tmp_path / "operator.stderr"
     health_port, metrics_port = free_port(), free_port()
@@ -223,6 +225,7 @@ def run_operator(ground: Ground, tmp_path: Path) -> Iterator[Operator]:
         PADDOCK_LOG_LEVEL="INFO",
         PADDOCK_METRICS_AUTH="kubernetes",  # the chart's default
     )
+    env.update(extra_env or {})
     with stderr_path.open("wb") as stderr, (tmp_path / "operator.stdout").open("wb") as stdout:
         process = subprocess.Popen(
             [*paddock_command(), "run",

@@ -340,6 +340,41 @@ def test_service_monitor_authorization_follows_metrics_auth(helm: Helm) -> None:
     assert "bearerTokenFile" not in endpoint and "authorization" not in endpoint
 
 
+def test_metrics_tls_mounts_the_secret_and_the_monitor_speaks_https(helm: Helm) -> None:
+    monitoring = ["-f", str(CHART / "ci" / "monitoring-values.yaml")]
+    docs = helm.render(*monitoring, "--set", "metrics.tls.secretName=paddock-metrics-tls")
+    pod = one(docs, "Deployment")["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["PADDOCK_METRICS_CERT_DIR"] == "/var/run/paddock/metrics-tls"
+    assert {
+        "name": "metrics-tls", "mountPath": "/var/run/paddock/metrics-tls", "readOnly": True
+    } in container["volumeMounts"]  # fmt: skip
+    assert {
+        "name": "metrics-tls",
+        "secret": {"secretName": "paddock-metrics-tls", "defaultMode": 0o444},
+    } in pod["volumes"]
+    (endpoint,) = one(docs, "ServiceMonitor")["spec"]["endpoints"]
+    assert endpoint["scheme"] == "https"
+    assert endpoint["tlsConfig"] == {
+        "serverName": "paddock-metrics.paddock-system.svc",
+        "insecureSkipVerify": True,
+    }
+    ca = '{"ca": {"secret": {"name": "metrics-ca", "key": "ca.crt"}}}'
+    docs = helm.render(
+        *monitoring, "--set", "metrics.tls.secretName=paddock-metrics-tls",
+        "--set-json", f"metrics.serviceMonitor.tlsConfig={ca}",
+    )  # fmt: skip
+    (endpoint,) = one(docs, "ServiceMonitor")["spec"]["endpoints"]
+    assert endpoint["tlsConfig"] == {
+        "ca": {"secret": {"name": "metrics-ca", "key": "ca.crt"}},
+        "serverName": "paddock-metrics.paddock-system.svc",
+    }
+    # Without a Secret: plain HTTP, nothing mounted.
+    (container,) = one(helm.render(), "Deployment")["spec"]["template"]["spec"]["containers"]
+    assert "PADDOCK_METRICS_CERT_DIR" not in {e["name"] for e in container["env"]}
+
+
 def test_metrics_readers_are_bound_to_the_reader_role(helm: Helm) -> None:
     reader = '[{"kind": "ServiceAccount", "name": "prometheus", "namespace": "monitoring"}]'
     docs = helm.render("--set-json", f"metrics.readers={reader}")
@@ -436,6 +471,11 @@ BAD_VALUES = [
         ["--set", "metrics.auth=basic"],
         ["/metrics/auth", "value must be one of"],
         id="metrics-auth",
+    ),
+    pytest.param(
+        ["--set", "metrics.tls.secretName=Not_A_Name"],
+        ["/metrics/tls/secretName", "does not match pattern"],
+        id="tls-secret-name",
     ),
     pytest.param(
         ["--set-json", "networkPolicy.apiServerPorts=[]"],

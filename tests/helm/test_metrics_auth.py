@@ -10,6 +10,12 @@ The chart's RBAC lets the operator make the TokenReview and SubjectAccessReview.
 
 from __future__ import annotations
 
+import http.client
+import os
+import socket
+import ssl
+import subprocess
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -19,7 +25,13 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry, Gauge
 
-from paddock.controller.metrics_server import CachedReview, Verdict, check, serve
+from paddock.controller.metrics_server import (
+    CachedReview,
+    CertificateFiles,
+    Verdict,
+    check,
+    serve,
+)
 from tests.helm.chart import Helm
 from tests.helm.sa_operator import Ground, Operator, free_port, install_ground, run_operator
 from tests.support.cluster import Cluster
@@ -156,3 +168,91 @@ def test_the_server_serves_only_metrics_and_asks_the_review() -> None:
             server.shutdown()
             server.server_close()
     assert seen == ["reader", "x"]
+
+
+# ------------------------------------------------------------------ TLS
+def _self_signed(folder: Path, name: str) -> Path:
+    """tls.crt and tls.key for `localhost` in `folder` (as a kubernetes.io/tls Secret)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", f"/CN={name}", "-addext", "subjectAltName=DNS:localhost",
+         "-keyout", str(folder / "tls.key"), "-out", str(folder / "tls.crt")],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return folder / "tls.crt"
+
+
+def _served_certificate(port: int, ca: Path, token: str | None = None) -> tuple[bytes, int]:
+    """The certificate the server presents (DER) and the /metrics status, verified by `ca`."""
+    authorization = f"Authorization: Bearer {token}\r\n".encode() if token else b""
+    context = ssl.create_default_context(cafile=str(ca))
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=5) as raw,
+        context.wrap_socket(raw, server_hostname="localhost") as tls,
+    ):
+        der = tls.getpeercert(binary_form=True)
+        tls.sendall(
+            b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+            + authorization
+            + b"\r\n"
+        )
+        answer = b""
+        while chunk := tls.recv(65536):
+            answer += chunk
+    assert der is not None
+    return der, int(answer.split(b" ", 2)[1])
+
+
+def test_tls_serves_the_certificate_and_follows_its_renewal(tmp_path: Path) -> None:
+    registry = CollectorRegistry()
+    Gauge("paddock_probe", "A sample.", registry=registry).set(1)
+    first = _self_signed(tmp_path / "first", "first")
+    folder = tmp_path / "mounted"
+    folder.mkdir()
+    for name in ("tls.crt", "tls.key"):
+        (folder / name).write_bytes((tmp_path / "first" / name).read_bytes())
+    now = [0.0]
+    certificates = CertificateFiles(folder, check_every=10, clock=lambda: now[0])
+    server = serve(free_port(), registry, None, address="127.0.0.1", certificates=certificates)
+    try:
+        port = server.server_address[1]
+        der, status = _served_certificate(port, first)
+        assert status == 200
+        # Plain HTTP on the TLS port gets no metrics.
+        with pytest.raises((urllib.error.URLError, ConnectionError, http.client.HTTPException)):
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read()
+
+        second = _self_signed(tmp_path / "second", "second")
+        for name in ("tls.crt", "tls.key"):  # as the kubelet updates a mounted Secret
+            (folder / name).write_bytes((tmp_path / "second" / name).read_bytes())
+        os.utime(folder / "tls.crt", (time.time() + 5, time.time() + 5))
+        assert _served_certificate(port, first)[0] == der  # not re-read before check_every
+        now[0] = 11
+        renewed, status = _served_certificate(port, second)
+        assert renewed != der and status == 200
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_unusable_certificate_files_stop_the_start(tmp_path: Path) -> None:
+    (tmp_path / "tls.crt").write_text("not a certificate")
+    (tmp_path / "tls.key").write_text("not a key")
+    with pytest.raises(ssl.SSLError):
+        serve(free_port(), CollectorRegistry(), None, certificates=CertificateFiles(tmp_path))
+
+
+def test_the_operator_serves_authenticated_metrics_over_tls(
+    cluster: Cluster, ground: Ground, tmp_path: Path
+) -> None:
+    """The real `paddock run` with the chart's settings and a certificate folder: the
+    reader's token travels encrypted and is still reviewed (200; another token 403)."""
+    ca = _self_signed(tmp_path / "tls", "paddock-metrics")
+    env = {"PADDOCK_METRICS_CERT_DIR": str(tmp_path / "tls")}
+    with run_operator(ground, tmp_path, env) as operator:
+        wait_for(operator.ready, timeout=90, what="paddock run /readyz")
+        port = operator.metrics_port
+        assert _served_certificate(port, ca, ground.scraper_token)[1] == 200
+        assert _served_certificate(port, ca, "not-a-token")[1] == 401
+        assert "metrics TLS certificate loaded" in operator.stderr()

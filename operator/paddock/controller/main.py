@@ -57,13 +57,14 @@ def run(
     log_level: str,
     json_logs: bool,
     metrics_auth: str = "none",
+    metrics_cert_dir: str = "",
 ) -> int:
     logs.configure(log_level, json_logs)
     from paddock.controller import handlers  # noqa: F401 - registers the kopf handlers
 
     api = load_kube_config()
     runtime = Runtime.create(api, lease_namespace)
-    metrics.serve(metrics_port, metrics_auth, api)
+    metrics.serve(metrics_port, metrics_auth, api, metrics_cert_dir)
     log.info(
         "paddock starting (metrics :%d, auth %s; health :%d)",
         metrics_port,

@@ -64,9 +64,9 @@ IS_LEADER = Gauge(
 )
 
 
-def serve(port: int, auth: str = "none", api: ApiClient | None = None) -> None:
-    """Serve /metrics in a background thread; who may read it: metrics_server.py."""
+def serve(port: int, auth: str = "none", api: ApiClient | None = None, cert_dir: str = "") -> None:
+    """Serve /metrics in a background thread; who may read it, and TLS: metrics_server.py."""
     mode = MetricsAuth(auth)
     if mode is MetricsAuth.KUBERNETES and api is None:
         raise ValueError("metrics auth 'kubernetes' needs an API client")
-    metrics_server.start(port, REGISTRY, mode, api or ApiClient())
+    metrics_server.start(port, REGISTRY, mode, api or ApiClient(), cert_dir)

@@ -17,6 +17,12 @@ env `PADDOCK_METRICS_AUTH`):
 Answers are cached by a hash of the token (never the token itself) for a short
 while, so a scrape every 15 s costs two API calls a minute, not four per scrape,
 and a revoked right stops working within `allowed_ttl`.
+
+TLS (`--metrics-cert-dir`, env `PADDOCK_METRICS_CERT_DIR`): a folder holding
+`tls.crt` and `tls.key`, the layout of a mounted `kubernetes.io/tls` Secret (e.g.
+from cert-manager), so a bearer token never crosses the pod network in clear. The
+files are read again when they change (checked at most every 10 s), so a renewed
+certificate is served without a restart. Without a folder, plain HTTP.
 """
 
 from __future__ import annotations
@@ -24,11 +30,14 @@ from __future__ import annotations
 import enum
 import hashlib
 import logging
+import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 from kubernetes import client
@@ -148,8 +157,76 @@ def check(authorization_header: str | None, review: Review | None) -> Verdict:
         return Verdict(503, "cannot review the token now")
 
 
+@dataclass
+class CertificateFiles:
+    """`tls.crt` and `tls.key` in a folder, as an SSLContext that follows file changes."""
+
+    folder: Path
+    check_every: float = 10.0
+    clock: Callable[[], float] = time.monotonic
+    _context: ssl.SSLContext | None = None
+    _stamp: tuple[float, float] | None = None
+    _checked: float = float("-inf")
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def _files(self) -> tuple[Path, Path]:
+        return self.folder / "tls.crt", self.folder / "tls.key"
+
+    def context(self) -> ssl.SSLContext:
+        """The current context; the first call fails loudly if the files are unusable."""
+        with self._lock:
+            now = self.clock()
+            if self._context is not None and now - self._checked < self.check_every:
+                return self._context
+            self._checked = now
+            cert, key = self._files()
+            try:
+                stamp = (cert.stat().st_mtime, key.stat().st_mtime)
+                if stamp != self._stamp:
+                    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+                    context.minimum_version = ssl.TLSVersion.TLSv1_2
+                    context.load_cert_chain(cert, key)
+                    self._context, self._stamp = context, stamp
+                    log.info("metrics TLS certificate loaded from %s", self.folder)
+            except (OSError, ssl.SSLError) as error:
+                if self._context is None:
+                    raise
+                # A renewal half-written: keep serving the last good certificate.
+                log.warning("metrics TLS certificate not reloaded: %s", error)
+            assert self._context is not None
+            return self._context
+
+
+class _Server(ThreadingHTTPServer):
+    """A threading HTTP server, over TLS when it has certificates."""
+
+    daemon_threads = True
+    certificates: CertificateFiles | None = None
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        connection, address = super().get_request()
+        if self.certificates is None:
+            return connection, address
+        # The handshake runs in the request's own thread (MetricsHandler.setup), so a
+        # slow or silent client never blocks the accept loop.
+        wrapped = self.certificates.context().wrap_socket(
+            connection, server_side=True, do_handshake_on_connect=False
+        )
+        return wrapped, address
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        log.debug("metrics: connection from %s failed", client_address, exc_info=True)
+
+
 def _handler(registry: CollectorRegistry, review: Review | None) -> type[BaseHTTPRequestHandler]:
     class MetricsHandler(BaseHTTPRequestHandler):
+        timeout = 10  # seconds for the handshake and each read: no idle connection lingers
+
+        def setup(self) -> None:
+            super().setup()
+            if isinstance(self.request, ssl.SSLSocket):
+                self.request.do_handshake()
+
         def do_GET(self) -> None:  # the name http.server calls
             if self.path.split("?", 1)[0] != METRICS_PATH:
                 self._answer(404, b"only /metrics is served here\n")
@@ -182,21 +259,30 @@ def serve(
     registry: CollectorRegistry,
     review: Review | None,
     address: str = "0.0.0.0",  # a pod serves on its own IP
+    certificates: CertificateFiles | None = None,
 ) -> ThreadingHTTPServer:
-    """Serve /metrics in a daemon thread; `review` None serves everyone."""
-    server = ThreadingHTTPServer((address, port), _handler(registry, review))
-    server.daemon_threads = True
+    """Serve /metrics in a daemon thread; `review` None serves everyone, `certificates`
+    None serves plain HTTP."""
+    if certificates is not None:
+        certificates.context()  # unusable files stop the start, not the first scrape
+    server = _Server((address, port), _handler(registry, review))
+    server.certificates = certificates
     thread = threading.Thread(target=server.serve_forever, name="paddock-metrics", daemon=True)
     thread.start()
     return server
 
 
 def start(
-    port: int, registry: CollectorRegistry, auth: MetricsAuth, api: client.ApiClient
+    port: int,
+    registry: CollectorRegistry,
+    auth: MetricsAuth,
+    api: client.ApiClient,
+    cert_dir: str = "",
 ) -> ThreadingHTTPServer:
-    """Start the metrics server with the chosen auth (the operator's entry point)."""
+    """Start the metrics server with the chosen auth and TLS (the operator's entry point)."""
     review: Review | None = None
     if auth is MetricsAuth.KUBERNETES:
         # Its own client: a slow review must not take a connection from the writers' pool.
         review = CachedReview(kubernetes_review(client.ApiClient(api.configuration)))
-    return serve(port, registry, review)
+    certificates = CertificateFiles(Path(cert_dir)) if cert_dir else None
+    return serve(port, registry, review, certificates=certificates)
