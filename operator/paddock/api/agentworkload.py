@@ -33,7 +33,7 @@ MAX_CORES_PER_REPLICA = 192
 """The largest Graviton node (c8g.48xlarge, c8g.metal-48xl) has 192 cores."""
 MIN_PRIORITY, MAX_PRIORITY = -1_000_000, 1_000_000
 
-Phase = Literal["Queued", "Admitted", "Running", "Degraded", "Preempted", "Failed"]
+Phase = Literal["Queued", "Admitted", "Running", "Degraded", "Preempted", "Invalid"]
 Spread = Literal["Zone", "Node", "None"]
 
 
@@ -160,6 +160,15 @@ class AgentWorkloadSpec(ApiModel):
         description="Which pools to use and how to spread the replicas.",
         json_schema_extra={"default": {}},
     )
+    pod_disruption_budget: Literal["Enabled", "Disabled"] = Field(
+        default="Enabled",
+        description=(
+            "Enabled: while admitted, Paddock keeps a PodDisruptionBudget with minAvailable = "
+            "minReplicas over the workload's pods, so kubectl drain, node upgrades and "
+            "Karpenter's disruption never take it below its floor. Disabled: no "
+            "PodDisruptionBudget (drains may evict every replica at once)."
+        ),
+    )
     template: PodTemplate = Field(
         description=(
             "The pod template of the replicas. Paddock owns CPU and memory requests and limits, "
@@ -216,8 +225,10 @@ class AgentWorkloadStatus(StatusModel):
         default=None,
         description=(
             "Queued: waiting for cores. Admitted: cores granted, pods starting. Running: all "
-            "admitted replicas ready. Degraded: fewer ready than admitted. Preempted: evicted "
-            "to make room, queued again. Failed: cannot ever be admitted as written (see message)."
+            "admitted replicas ready. Degraded: fewer ready than admitted, or admitted replicas "
+            "lost their pods and wait for room (reason ReplicasUnplaced). Preempted: evicted to "
+            "make room, queued again. Invalid: the spec cannot be used as written (the message "
+            "names the field and the fix); replicas already running keep running."
         ),
     )
     observed_generation: WholeInt | None = Field(

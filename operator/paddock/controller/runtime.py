@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,11 +23,13 @@ from paddock.controller.observed import (
     DeploymentFacts,
     NodeFacts,
     ObjectFacts,
+    PdbFacts,
     PodRecord,
     deployment_facts,
     node_facts,
     object_facts,
     object_key,
+    pdb_facts,
     pod_record,
 )
 from paddock.controller.snapshot import ClusterState, SnapshotBuilder
@@ -56,12 +59,18 @@ class Runtime:
     @classmethod
     def create(cls, api: client.ApiClient, lease_namespace: str) -> Runtime:
         memory: dict[str, tuple[tuple[str, int], ...]] = {}
-        builder = SnapshotBuilder(admitted_override=memory)
+        rejected: dict[str, tuple[int, str]] = {}
+        builder = SnapshotBuilder(
+            admitted_override=memory,
+            rejected=rejected,
+            shrink_grace=float(os.environ.get("PADDOCK_SHRINK_GRACE_SECONDS", "300")),
+        )
         elector = LeaseElector(client.CoordinationV1Api(api), namespace=lease_namespace)
         # The applier's writer drops its queued writes once this replica stops leading.
         applier = Applier(
             Clients.from_api_client(api),
             admitted_memory=memory,
+            rejected=rejected,
             is_leader=lambda: elector.is_leader,
         )
         loop: SchedulingLoop[ClusterState, Plan] = SchedulingLoop(
@@ -114,6 +123,7 @@ class Runtime:
                     metrics.POOL_CORES,
                     metrics.PENDING_WORKLOADS,
                     metrics.ADMITTED_WORKLOADS,
+                    metrics.INVALID_WORKLOADS,
                 ):
                     gauge.clear()
             await asyncio.sleep(every)
@@ -122,7 +132,8 @@ class Runtime:
 def list_watches(
     builder: SnapshotBuilder, poke: Callable[[str], None], api: client.ApiClient
 ) -> tuple[ListWatch[Any], ...]:
-    """The list-watches that fill the builder: Paddock's objects, nodes, pods, Deployments.
+    """The list-watches that fill the builder: Paddock's objects, nodes, pods, Deployments and
+    PodDisruptionBudgets.
 
     Everything pokes the loop on every change, except pods: they poke it when
     they are Paddock's own or when they leave (freed cores); other pods arriving
@@ -132,6 +143,7 @@ def list_watches(
     # A client of their own: long watches must not take connections from the writers' pool.
     watching = client.ApiClient(api.configuration)
     core, apps = client.CoreV1Api(watching), client.AppsV1Api(watching)
+    policy = client.PolicyV1Api(watching)
     custom = client.CustomObjectsApi(watching)
 
     def then_poke(change: Callable[..., None], reason: str) -> Callable[..., None]:
@@ -187,6 +199,15 @@ def list_watches(
             record=deployment_facts,
             replace=then_poke(deployments.replace, "deployments listed"),
             put=then_poke(deployments.put, "deployment"),
+            label_selector=WORKLOAD_LABEL,
+        ),
+        ListWatch[PdbFacts](
+            kind="poddisruptionbudgets",
+            call=policy.list_pod_disruption_budget_for_all_namespaces,
+            key=by_uid,
+            record=pdb_facts,
+            replace=then_poke(builder.pdbs.replace, "poddisruptionbudgets listed"),
+            put=then_poke(builder.pdbs.put, "poddisruptionbudget"),
             label_selector=WORKLOAD_LABEL,
         ),
     )

@@ -347,8 +347,8 @@ def queue_rows(view: View, namespace: str | None = None) -> list[QueueRow]:
         if namespace is not None and w.namespace != namespace:
             continue
         d = view.plan.workloads.get(w.key)
-        if d is None or not waiting(d, w):
-            continue
+        if d is None or w.invalid or not waiting(d, w):
+            continue  # an unreadable spec is listed with the problems, not in a queue
         rows.append(
             QueueRow(
                 budget=d.budget,
