@@ -5,13 +5,17 @@ The real `paddock run` runs under only a token of the chart's ServiceAccount
 
 - start-up: kopf lists and watches namespaces; Paddock list-watches nodes, pods,
   Deployments, CorePools, CoreBudgets and AgentWorkloads; it creates the Lease;
-- admission: a Deployment applied (server-side apply creating it), AgentWorkload,
+- admission: a Deployment and a PodDisruptionBudget created, AgentWorkload,
   CorePool and CoreBudget status patched;
-- resize: the Deployment applied again, a `Resized` Event;
+- resize: the Deployment and the PodDisruptionBudget applied again (server-side
+  apply), a `Resized` Event;
 - preemption by a higher-priority workload: the preempted workload's Deployment
-  deleted by Paddock, `Preempted` and `Queued` Events;
-- deletion of a workload (its Deployment goes by garbage collection) and the
+  and PodDisruptionBudget deleted by Paddock, `Preempted` and `Queued` Events;
+- deletion of a workload (its objects go by garbage collection) and the
   re-admission of the preempted one (`Admitted` Event);
+- a Deployment name and a PodDisruptionBudget name already taken by objects the
+  workload does not own: the create fails, Paddock reads who owns the object,
+  leaves it alone and reports the workload;
 - an invalid object (rejected by the API server, or accepted and reported);
 - /metrics read by a ServiceAccount bound to the metrics-reader role
   (TokenReview and SubjectAccessReview);
@@ -20,9 +24,9 @@ The real `paddock run` runs under only a token of the chart's ServiceAccount
 Then every (verb, apiGroup, resource[/subresource]) the ServiceAccount used is
 read from the API server's audit log (hack/cluster.sh turns it on) and compared
 with the rules the rendered chart binds to that ServiceAccount: every call must be
-granted and answered without 403, and every grant must be used. Two grants are
-authorized inside a request rather than requested on their own, so the audit log
-cannot show them as calls; IMPLIED names each with the call that exercises it, the
+granted and answered without 403, and every grant must be used.
+One grant is authorized inside a request rather than requested on its own, so the audit
+log cannot show it as a call; IMPLIED names it with the call that exercises it, the
 test checks that call happened, and test_each_implied_grant_is_needed shows the
 API server refuses that call without the grant.
 """
@@ -38,6 +42,7 @@ from typing import Any
 
 import pytest
 
+from paddock.controller.deployments import deployment_name
 from tests.helm.chart import CHART, INSTALL_VALUES, Helm, parse
 from tests.helm.sa_operator import (
     ARM64_TOLERATION,
@@ -96,23 +101,22 @@ class Grant:
         return f"{self.verb} {self.api_group or 'core'}/{self.resource}{names}{scope}"
 
 
-def _created_deployment(call: Call) -> bool:
-    return (call.verb, call.resource, call.code) == ("patch", "deployments", 201)
+def _created_owned_object(call: Call) -> bool:
+    """A Deployment or PodDisruptionBudget created (by POST, or by an apply answered 201)."""
+    return (
+        call.resource in ("deployments", "poddisruptionbudgets")
+        and call.verb in ("create", "patch")
+        and call.code == 201
+    )
 
 
 IMPLIED: dict[tuple[str, str, str], tuple[str, Callable[[Call], bool]]] = {
-    ("create", "apps", "deployments"): (
-        "Paddock creates Deployments by server-side apply, a `patch` request; for a "
-        "Deployment that does not exist yet the API server's patch handler also "
-        "authorizes `create` (the audit log records only the patch, answered 201)",
-        _created_deployment,
-    ),
     ("update", "paddock.dev", "agentworkloads/finalizers"): (
-        "the Deployments' ownerReference sets blockOwnerDeletion; the "
-        "OwnerReferencesPermissionEnforcement admission plugin (on in hack/cluster.sh, "
-        "and in many hardened clusters) then authorizes `update` on the owner's "
-        "finalizers subresource while admitting the patch that creates the Deployment",
-        _created_deployment,
+        "the Deployments' and PodDisruptionBudgets' ownerReference sets "
+        "blockOwnerDeletion; the OwnerReferencesPermissionEnforcement admission plugin "
+        "(on in hack/cluster.sh, and in many hardened clusters) then authorizes `update` "
+        "on the owner's finalizers subresource while admitting their creation",
+        _created_owned_object,
     ),
 }
 """Grants the API server checks inside another request: (verb, group, resource) ->
@@ -272,9 +276,14 @@ class Scenario:
         self.apply(_object("CorePool", ground.nodepool, pool))
         self.apply(_object("CoreBudget", ground.nodepool, budget))
 
-        # Admission: Deployment created by server-side apply, status written.
+        # Names taken by objects the workloads do not own: create, 409, read the owner.
+        # First, while the budget is free, so both workloads are admitted and try.
+        self._squatters()
+
+        # Admission: a Deployment and a PodDisruptionBudget created, status written.
         self.apply(_object("AgentWorkload", "agent", _workload(ground, 2), namespace))
         self.wait_status("agent", "Running with 2 replicas", phase="Running", admittedReplicas=2)
+        wait_for(lambda: self.pdb_minimum("agent") == 2, timeout=60, what="agent's PDB, min 2")
         wait_for(
             lambda: (self.cluster.get_json("corebudget.paddock.dev", ground.nodepool).get("status")
                      or {}).get("usedCores") == 2,
@@ -286,19 +295,21 @@ class Scenario:
             timeout=60, what="CorePool status.nodes 2",
         )  # fmt: skip
 
-        # Resize: the Deployment applied again, a Resized Event.
+        # Resize: the Deployment and the PodDisruptionBudget applied, a Resized Event.
         self.cluster.kubectl(
             "patch", "aw", "agent", "-n", namespace, "--type=merge",
             "-p", '{"spec": {"replicas": 3}}',
         )  # fmt: skip
         self.wait_status("agent", "resized to 3", admittedReplicas=3)
         wait_for(lambda: "Resized" in self.reasons("agent"), timeout=30, what="Resized Event")
+        wait_for(lambda: self.pdb_minimum("agent") == 3, timeout=60, what="agent's PDB, min 3")
 
         # Preemption: a higher-priority workload takes the whole budget; Paddock deletes
         # the preempted workload's Deployment itself.
         self.apply(_object("AgentWorkload", "urgent", _workload(ground, 4, 100), namespace))
         self.wait_status("urgent", "admitted 4 by preemption", admittedReplicas=4)
         wait_for(lambda: not self.deployments("agent"), timeout=60, what="agent's Deployment gone")
+        wait_for(lambda: self.pdb_minimum("agent") is None, timeout=60, what="agent's PDB gone")
         self.wait_status("agent", "preempted to 0", admittedReplicas=0)
 
         # Deletion: the urgent workload goes (its Deployment by garbage collection), the
@@ -312,6 +323,45 @@ class Scenario:
 
         # An invalid object, last (a poison object must not hide the paths above).
         self._invalid_object()
+
+    def pdb_minimum(self, workload: str) -> int | None:
+        """minAvailable of the workload's PodDisruptionBudget, None when it has none."""
+        items = self.cluster.get_json(
+            "poddisruptionbudgets", "-n", self.ground.workload_namespace,
+            "-l", f"paddock.dev/workload={workload}",
+        )["items"]  # fmt: skip
+        owned = [i for i in items if i["metadata"].get("ownerReferences")]
+        return int(owned[0]["spec"]["minAvailable"]) if owned else None
+
+    def _squatters(self) -> None:
+        """A Deployment and a PodDisruptionBudget, not owned by any workload, under the
+        names Paddock would give two new workloads' objects: each create fails (409),
+        Paddock reads the object, finds another owner, leaves it and reports."""
+        namespace, pool = self.ground.workload_namespace, self.ground.nodepool
+        labels = {"app": "squatter"}
+        deployment = {
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": deployment_name("squat-deploy", pool), "namespace": namespace},
+            "spec": {"replicas": 0, "selector": {"matchLabels": labels},
+                     "template": {"metadata": {"labels": labels},
+                                  "spec": {"containers": [{"name": "a", "image": "x.io/a:1"}]}}},
+        }  # fmt: skip
+        pdb = {
+            "apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+            "metadata": {"name": deployment_name("squat-pdb", "pdb"), "namespace": namespace},
+            "spec": {"minAvailable": 1, "selector": {"matchLabels": labels}},
+        }  # fmt: skip
+        self.apply(json.dumps(deployment))
+        self.apply(json.dumps(pdb))
+        for name in ("squat-deploy", "squat-pdb"):
+            self.apply(_object("AgentWorkload", name, _workload(self.ground, 1), namespace))
+        for name in ("squat-deploy", "squat-pdb"):
+            wait_for(
+                lambda name=name: "not owned by this AgentWorkload" in str(self.status(name)),
+                timeout=60, what=f"{name}: reported as taken by another owner",
+            )  # fmt: skip
+        for name in ("squat-deploy", "squat-pdb"):  # free the budget for what follows
+            self.cluster.kubectl("delete", "aw", name, "-n", namespace, "--wait=true")
 
     def _invalid_object(self) -> None:
         """A malformed container field: the API server rejects it (a schema for the
@@ -497,13 +547,12 @@ def _owner_uid(cluster: Cluster, namespace: str) -> str:
 @pytest.mark.parametrize(
     ("implied", "refusal"),
     [
-        (("create", "apps", "deployments"), 'cannot create resource "deployments"'),
         (
             ("update", "paddock.dev", "agentworkloads/finalizers"),
             "cannot set blockOwnerDeletion",
         ),
     ],
-    ids=["create-by-apply", "finalizers-for-blockOwnerDeletion"],
+    ids=["finalizers-for-blockOwnerDeletion"],
 )
 def test_each_implied_grant_is_needed(
     cluster: Cluster,
