@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, ConfigDict, Field
+from pydantic import AfterValidator, BeforeValidator, Field, GetJsonSchemaHandler
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from paddock.api.common import (
     AGE_COLUMN,
@@ -12,7 +14,6 @@ from paddock.api.common import (
     ApiModel,
     Condition,
     CrdInfo,
-    DnsLabel,
     LabelValue,
     MemoryQuantity,
     ObjectMeta,
@@ -27,6 +28,7 @@ from paddock.api.common import (
     unique_by,
     unique_items,
 )
+from paddock.api.podspec import pod_spec_schema, validate_pod_spec
 
 MAX_REPLICAS = 10_000
 MAX_CORES_PER_REPLICA = 192
@@ -69,41 +71,29 @@ class TemplateMetadata(ApiModel):
     )
 
 
-class Container(ApiModel):
-    """A core/v1 Container. name and image are checked here; every other field is kept as
-    written and checked when Paddock creates the Deployment. Paddock sets resources (integer CPU
-    requests == limits) and the PADDOCK_CORES and OMP_NUM_THREADS variables."""
+class _PodSpecJsonSchema:
+    """Annotated marker: the JSON schema of spec.template.spec is the structural form of the
+    Kubernetes PodSpec schema (built only when a schema is asked for, e.g. by crdgen)."""
 
-    model_config = ConfigDict(extra="allow")
+    def __get_pydantic_json_schema__(
+        self, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return pod_spec_schema()
 
-    name: DnsLabel = Field(description="Container name, a DNS label unique within the pod.")
-    image: Str = Field(min_length=1, description="Container image; it must support arm64.")
 
-
-class PodSpec(ApiModel):
-    """A core/v1 PodSpec. containers is checked here; every other field is kept as written.
-    Paddock owns node affinity, tolerations and CPU and memory requests, and reports any value
-    it overrides in an event."""
-
-    model_config = ConfigDict(extra="allow")
-
-    containers: Annotated[list[Container], AfterValidator(unique_by("name"))] = Field(
-        min_length=1,
-        description="The containers of every replica; at least one.",
-        json_schema_extra={
-            "x-kubernetes-list-type": "map",
-            "x-kubernetes-list-map-keys": ["name"],
-        },
-    )
+PodSpec = Annotated[dict[str, Any], BeforeValidator(validate_pod_spec), _PodSpecJsonSchema()]
+"""A core/v1 PodSpec, validated against the real schema of the pinned Kubernetes version
+(paddock.api.podspec) and kept as plain data, as the API server stores it."""
 
 
 class PodTemplate(ApiModel):
-    """A core/v1 PodTemplateSpec for the replicas."""
+    """A core/v1 PodTemplateSpec for the replicas: the metadata Paddock passes on (labels and
+    annotations) and a real Kubernetes PodSpec."""
 
     metadata: TemplateMetadata | None = Field(
         default=None, description="Labels and annotations for the pods."
     )
-    spec: PodSpec = Field(description="The pod spec of every replica.")
+    spec: PodSpec
 
 
 class AgentWorkloadSpec(ApiModel):

@@ -293,6 +293,7 @@ def admit_queue(cycle: Cycle, queue: Sequence[tuple[QueueKey, Entry]]) -> None:
             later.append((key, e))
         elif outcome == FAILED and key[1] == 0 and budgets[budget].queueing == "StrictFIFO":
             blocked[budget] = e
+    reclaimers = _waiting_reclaimers(cycle, queue)
     for key, e in later:
         budget = e.budget
         assert budget is not None
@@ -301,7 +302,10 @@ def admit_queue(cycle: Cycle, queue: Sequence[tuple[QueueKey, Entry]]) -> None:
             e.blocked_by = head
             continue
         growth = key[1] == 1 or e.admitted > held[id(e)]
-        outcome = try_admit(cycle, e, growth, own_only=False)
+        # Growth never borrows what a waiting cohort member may reclaim: it would be preempted
+        # in the same cycle, and grow back the next, while the reclaimer starves.
+        own_only = growth and _may_be_reclaimed(cycle, e, reclaimers)
+        outcome = try_admit(cycle, e, growth, own_only=own_only)
         if outcome == FAILED and not growth and budgets[budget].queueing == "StrictFIFO":
             blocked[budget] = e
     for _, e in queue:
@@ -311,6 +315,38 @@ def admit_queue(cycle: Cycle, queue: Sequence[tuple[QueueKey, Entry]]) -> None:
                 e.events.append(f"grew from {before} to {e.admitted} replicas")
             else:
                 e.events.append(f"admitted {msg.plural(e.admitted, 'replica')} of {e.w.replicas}")
+
+
+def _waiting_reclaimers(
+    cycle: Cycle, queue: Sequence[tuple[QueueKey, Entry]]
+) -> dict[str, list[Entry]]:
+    """Per cohort, fresh work not admitted yet whose budget may reclaim lent cores."""
+    out: dict[str, list[Entry]] = {}
+    for key, e in queue:
+        budget = e.budget
+        assert budget is not None
+        policy = cycle.budgets[budget]
+        if (
+            key[1] == 0
+            and e.admitted == 0
+            and policy.cohort
+            and policy.reclaim_from_cohort != "Never"
+        ):
+            out.setdefault(policy.cohort, []).append(e)
+    return out
+
+
+def _may_be_reclaimed(cycle: Cycle, e: Entry, reclaimers: dict[str, list[Entry]]) -> bool:
+    budget = e.budget
+    assert budget is not None
+    cohort = cycle.budgets[budget].cohort
+    for r in reclaimers.get(cohort or "", ()):
+        if r.budget == budget or r.admitted:
+            continue
+        policy = cycle.budgets[r.budget or ""].reclaim_from_cohort
+        if policy == "Any" or r.w.priority > e.w.priority:
+            return True
+    return False
 
 
 def try_admit(cycle: Cycle, e: Entry, growth: bool, own_only: bool = False) -> str:

@@ -801,3 +801,20 @@ def test_incremental_add_declines_what_needs_a_full_cycle() -> None:
     planner = Planner(snap)
     assert planner.add(workload("urgent", cores=8, priority=10, created=9)) is None  # may preempt
     assert planner.add(workload("low", cores=1)) is None  # already planned
+
+
+def test_borrowing_growth_leaves_what_a_waiting_cohort_member_may_reclaim() -> None:
+    # Found by hypothesis: the higher-priority elastic workload grew by borrowing, was shrunk
+    # by reclaimFromCohort=Any in the same cycle, grew back the next, and the owner starved.
+    budgets = [
+        budget("c", 8, cohort="y", reclaim_from_cohort="Any"),
+        budget("d", 4, cohort="y"),
+    ]
+    work = [
+        workload("owner", cores=4, replicas=2, candidates=("c",)),
+        workload("grower", cores=2, replicas=3, min_replicas=1, priority=1, candidates=("d",)),
+    ]
+    _, p = settle(snapshot(nodes=[node("g4-0", 10)], budgets=budgets, workloads=work))
+    grower = p.workloads["ns/grower"]
+    assert grower.admitted_replicas == 2  # its own nominal: 4 cores
+    assert not p.victims
