@@ -15,8 +15,9 @@ The real `paddock run` runs under only a token of the chart's ServiceAccount
   re-admission of the preempted one (`Admitted` Event);
 - a Deployment name and a PodDisruptionBudget name already taken by objects the
   workload does not own: the create fails, Paddock reads who owns the object,
-  leaves it alone and reports the workload;
-- an invalid object (rejected by the API server, or accepted and reported);
+  leaves it alone and makes the workload Invalid (status and a Warning Event);
+- a malformed template (rejected by the API server's schema today; were it stored,
+  the operator would report it through the same status and Event calls);
 - /metrics read by a ServiceAccount bound to the metrics-reader role
   (TokenReview and SubjectAccessReview);
 - Lease renewals while it leads, and the Lease's release on SIGTERM.
