@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from paddock.controller.labels import FIELD_MANAGER
 from paddock.controller.writer import Rejected
 
 API_TIMEOUT = (5.0, 30.0)
@@ -32,27 +33,59 @@ class Clients:
         )
 
 
-def create_owned(
-    create: Callable[[], Any],
-    read: Callable[[], Any],
-    apply: Callable[[], Any],
-    what: str,
+def owned_write(
+    *,
+    patch: Callable[..., Any],
+    create: Callable[..., Any],
+    read: Callable[..., Any],
+    name: str,
+    namespace: str,
+    manifest: dict[str, Any],
+    known: bool,
     owner_uid: str,
-) -> Any:
-    """Create an object; if its name is taken, apply over it only when the workload owns it.
+    what: str,
+) -> Callable[[], Any]:
+    """The blocking call that writes an object the workload owns.
 
-    Paddock never takes over an object it does not own: a taken name raises `Rejected`, which
-    makes the workload Invalid with the reason instead."""
-    try:
-        return create()
-    except ApiException as error:
-        if error.status != 409:
-            raise
-    taken = read()
-    owners = (taken.metadata.owner_references if taken.metadata else None) or []
-    if not any(o.controller and o.uid == owner_uid for o in owners):
-        raise Rejected(
-            f"{what} exists and is not owned by this AgentWorkload; Paddock never changes it: "
-            "delete or rename it"
+    Server-side apply when the object is known to be the workload's (listed as owned, or
+    written before by this replica); otherwise create it, and if the name is taken, apply over
+    it only when the workload owns it. Paddock never takes over an object it does not own: a
+    taken name raises `Rejected`, which makes the workload Invalid with the reason instead.
+    """
+
+    def apply() -> Any:
+        return patch(
+            name,
+            namespace,
+            manifest,
+            field_manager=FIELD_MANAGER,
+            force=True,
+            _content_type="application/apply-patch+yaml",
+            _preload_content=False,
+            _request_timeout=API_TIMEOUT,
         )
-    return apply()
+
+    def call() -> Any:
+        if known:
+            return apply()
+        try:
+            return create(
+                namespace,
+                cast(Any, manifest),
+                field_manager=FIELD_MANAGER,
+                _preload_content=False,
+                _request_timeout=API_TIMEOUT,
+            )
+        except ApiException as error:
+            if error.status != 409:
+                raise
+        taken = read(name, namespace, _request_timeout=API_TIMEOUT)
+        owners = (taken.metadata.owner_references if taken.metadata else None) or []
+        if not any(o.controller and o.uid == owner_uid for o in owners):
+            raise Rejected(
+                f"{what} {namespace}/{name} exists and is not owned by this AgentWorkload; "
+                "Paddock never changes it: delete or rename it"
+            )
+        return apply()
+
+    return call

@@ -2,7 +2,7 @@
 
 A Deployment carries a hash of what Paddock rendered, so an unchanged plan costs no write; a
 changed replica count or template is one server-side apply onto a Deployment the workload owns.
-A Deployment the workload does not own is never applied over (`create_owned`) nor deleted (the
+A Deployment the workload does not own is never applied over (`owned_write`) nor deleted (the
 snapshot only lists owned ones; deletes carry a uid precondition). What was queued is
 remembered (`written`) until the watch echoes it, so an in-flight write is never repeated.
 """
@@ -13,12 +13,12 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 from kubernetes import client
 
 from paddock.api import AgentWorkloadSpec, CorePoolSpec
-from paddock.controller.applier.clients import API_TIMEOUT, Clients, create_owned
+from paddock.controller.applier.clients import API_TIMEOUT, Clients, owned_write
 from paddock.controller.cluster_state import ClusterState, Parsed
 from paddock.controller.deployments import PoolPlacement, WorkloadRef, render_deployment
 from paddock.controller.labels import FIELD_MANAGER
@@ -186,36 +186,17 @@ class DeploymentWrites:
                 # The snapshot falls back to the Deployments that really exist.
                 del self.admitted_memory[key]
 
-        def apply() -> Any:
-            return apps.patch_namespaced_deployment(
-                meta["name"],
-                meta["namespace"],
-                manifest,
-                field_manager=FIELD_MANAGER,
-                force=True,
-                _content_type="application/apply-patch+yaml",
-                _preload_content=False,
-                _request_timeout=API_TIMEOUT,
-            )
-
-        def create_or_apply() -> Any:
-            if known:
-                return apply()
-            return create_owned(
-                lambda: apps.create_namespaced_deployment(
-                    meta["namespace"],
-                    cast(Any, manifest),
-                    field_manager=FIELD_MANAGER,
-                    _preload_content=False,
-                    _request_timeout=API_TIMEOUT,
-                ),
-                lambda: apps.read_namespaced_deployment(
-                    meta["name"], meta["namespace"], _request_timeout=API_TIMEOUT
-                ),
-                apply,
-                f"Deployment {meta['namespace']}/{meta['name']}",
-                owner,
-            )
+        create_or_apply = owned_write(
+            patch=apps.patch_namespaced_deployment,
+            create=apps.create_namespaced_deployment,
+            read=apps.read_namespaced_deployment,
+            name=meta["name"],
+            namespace=meta["namespace"],
+            manifest=manifest,
+            known=known,
+            owner_uid=owner,
+            what="Deployment",
+        )
 
         return Write(
             lane=("deployments", key),

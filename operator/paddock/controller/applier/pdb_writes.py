@@ -9,15 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, cast
 
 from kubernetes import client
 
 from paddock.api import AgentWorkloadSpec
-from paddock.controller.applier.clients import API_TIMEOUT, Clients, create_owned
+from paddock.controller.applier.clients import API_TIMEOUT, Clients, owned_write
 from paddock.controller.cluster_state import ClusterState, Parsed
 from paddock.controller.deployments import WorkloadRef, render_pdb
-from paddock.controller.labels import FIELD_MANAGER
 from paddock.controller.writer import Write
 from paddock.planner import WorkloadDecision
 
@@ -90,36 +88,17 @@ class PdbWrites:
         known = found is not None or written is not None
         self.written[key] = want
 
-        def apply() -> Any:
-            return policy.patch_namespaced_pod_disruption_budget(
-                name,
-                namespace,
-                manifest,
-                field_manager=FIELD_MANAGER,
-                force=True,
-                _content_type="application/apply-patch+yaml",
-                _preload_content=False,
-                _request_timeout=API_TIMEOUT,
-            )
-
-        def create_or_apply() -> Any:
-            if known:
-                return apply()
-            return create_owned(
-                lambda: policy.create_namespaced_pod_disruption_budget(
-                    namespace,
-                    cast(Any, manifest),
-                    field_manager=FIELD_MANAGER,
-                    _preload_content=False,
-                    _request_timeout=API_TIMEOUT,
-                ),
-                lambda: policy.read_namespaced_pod_disruption_budget(
-                    name, namespace, _request_timeout=API_TIMEOUT
-                ),
-                apply,
-                f"PodDisruptionBudget {namespace}/{name}",
-                facts.uid,
-            )
+        create_or_apply = owned_write(
+            patch=policy.patch_namespaced_pod_disruption_budget,
+            create=policy.create_namespaced_pod_disruption_budget,
+            read=policy.read_namespaced_pod_disruption_budget,
+            name=name,
+            namespace=namespace,
+            manifest=manifest,
+            known=known,
+            owner_uid=facts.uid,
+            what="PodDisruptionBudget",
+        )
 
         return [
             Write(
