@@ -76,6 +76,9 @@ class FakeApi:
         workload = body["metadata"]["labels"]["paddock.dev/workload"]
         self._call("deployment", f"{namespace}/{workload}", body, kw)
 
+    def read_namespaced_deployment(self, name: str, namespace: str, **kw: Any) -> None:
+        raise AssertionError("only read when a create finds the name taken")
+
     def delete_namespaced_deployment(self, name: str, namespace: str, **kw: Any) -> None:
         self._call("deployment-delete", f"{namespace}/{name}", None, kw)
 
