@@ -240,12 +240,14 @@ class Runtime:
         else:
             why = f"no renewal within the renew deadline ({elector.config.renew_deadline:g} s)"
         dropped = self.applier.writer.drop_pending() if self.applier.writer else 0
+        # The deadline on this host's monotonic clock: fault tests line it up with what a
+        # proxy saw this process send (tests/integration/test_faults.py).
         log.error(
-            "lost the scheduling Lease: %s; stopped writing, dropped %d queued writes; "
-            "exiting so the process restarts",
+            "lost the scheduling Lease: %s; stopped writing at monotonic %.3f, dropped %d "
+            "queued writes; exiting so the process restarts",
             why,
+            min(elector.deadline, time.monotonic()),
             dropped,
-            extra={"deadline_monotonic": round(elector.deadline, 3)},
         )
         self.exit(EXIT_FENCED)
 
@@ -254,7 +256,8 @@ class Runtime:
         """Why this replica is unhealthy (for /healthz), or None when it is healthy."""
         now = time.monotonic() if now is None else now
         for name, task in self.tasks.items():
-            if task.done():
+            # The watches task ends once everything has listed; only its failure counts.
+            if task.done() and (name != "watches" or task.cancelled() or task.exception()):
                 return f"the {name} task ended"
         for thread in self._watch_threads:
             if not thread.is_alive():

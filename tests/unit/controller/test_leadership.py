@@ -341,3 +341,29 @@ def test_a_standby_is_healthy_and_a_stalled_leader_is_not() -> None:
     assert "no scheduling cycle" in (rt.health(now=started + rt.stall_bound + 1) or "")
     rt.loop.last_cycle_at = started + rt.stall_bound
     assert rt.health(now=started + rt.stall_bound + 1) is None
+
+
+def test_health_after_start_counts_only_tasks_that_must_run_forever() -> None:
+    server = LeaseServer()
+    rt, _, _ = runtime(server)
+
+    async def scenario() -> tuple[str | None, str | None]:
+        async def listed() -> None:
+            return None
+
+        async def forever() -> None:
+            await asyncio.Event().wait()
+
+        rt.tasks = {
+            "watches": asyncio.create_task(listed()),
+            "loop": asyncio.create_task(forever()),
+        }
+        await asyncio.sleep(0.01)
+        healthy = rt.health()
+        rt.tasks["loop"].cancel()
+        await asyncio.sleep(0.01)
+        return healthy, rt.health()
+
+    healthy, dead = asyncio.run(scenario())
+    assert healthy is None, "a watches task that finished listing is not a failure"
+    assert dead == "the loop task ended"
