@@ -79,17 +79,27 @@ def compact_etcd(cluster: Cluster) -> int:
     return revision
 
 
-def deployment_state(ground: Ground, workloads: list[str]) -> dict[str, tuple[int, str, str]]:
-    """name -> (generation, resourceVersion, when Paddock last wrote it) per Deployment."""
+def deployment_state(ground: Ground, workloads: list[str]) -> dict[str, tuple[str, ...]]:
+    """name -> (uid, generation, resourceVersion, when Paddock last wrote it) per Deployment."""
     state = {}
     for workload in workloads:
-        for deployment in ground.deployments(workload):
+        found = ground.cluster.get_json(
+            "deployments",
+            "-n",
+            ground.namespace,
+            "-l",
+            f"paddock.dev/workload={workload}",
+            "--show-managed-fields",
+        )
+        for deployment in found["items"]:
             meta = deployment["metadata"]
             ours = [m for m in meta.get("managedFields", []) if m.get("manager") == "paddock"]
+            assert ours, f"{meta['name']}: no field manager 'paddock' in {meta['managedFields']}"
             state[meta["name"]] = (
-                meta["generation"],
+                meta["uid"],
+                str(meta["generation"]),
                 meta["resourceVersion"],
-                max((m.get("time", "") for m in ours), default=""),
+                max(m.get("time", "") for m in ours),
             )
     return state
 
@@ -141,25 +151,48 @@ def admitted_world(ground: Ground, names: list[str]) -> str:
 
 def assert_same_state(
     ground: Ground,
-    names: list[str],
-    deployments: dict[str, tuple[int, str, str]],
+    replicas: dict[str, int],
+    deployments: dict[str, tuple[str, ...]],
     pods: set[str],
 ) -> dict[str, int]:
-    """Nothing Paddock had right was rewritten, no pod went; returns what moved (figures)."""
-    after = deployment_state(ground, names)
-    assert after.keys() == deployments.keys()
-    for name, (generation, _, written) in deployments.items():
-        assert after[name][0] == generation, f"{name}: the spec was rewritten"
-        assert after[name][2] == written, f"{name}: Paddock wrote it again"
-    for name in names:
+    """The workloads keep their admission, nothing Paddock had right was rewritten (same
+    Deployment, generation and Paddock write time), no pod went; returns what moved.
+
+    The phase may be Degraded: after an outage longer than the node monitor grace period
+    (20 s here), kube-controller-manager marks the nodes NotReady and their pods not Ready,
+    and kwok does not mark old pods Ready again as a kubelet would. That is the cluster's
+    verdict on the pods, reported honestly, not a change Paddock made.
+    """
+
+    def admitted_as_before(name: str, count: int) -> bool:
         status = ground.status(name)
-        assert status["phase"] == "Running" and status["admittedReplicas"] == 2, status
-    missing = pods - pod_uids(ground, names)
+        return (
+            status.get("admittedReplicas") == count
+            and status.get("reason") == "Admitted"
+            and status.get("phase") in ("Running", "Degraded")
+        )
+
+    for name, count in replicas.items():
+        wait_for(
+            lambda name=name, count=count: admitted_as_before(name, count),  # type: ignore[misc]
+            timeout=90,
+            what=f"{name} admitted",
+        )
+    after = deployment_state(ground, list(replicas))
+    assert after.keys() == deployments.keys()
+    for name, (uid, generation, _, written) in deployments.items():
+        assert after[name][0] == uid, f"{name}: deleted and created again"
+        assert after[name][1] == generation, f"{name}: the spec was rewritten"
+        assert after[name][3] == written, f"{name}: Paddock wrote it again"
+    missing = pods - pod_uids(ground, list(replicas))
     assert not missing, f"pods deleted: {missing}"
     return {
-        "resourceVersions changed": sum(
-            1 for name, before in deployments.items() if after[name][1] != before[1]
-        )
+        "Deployment resourceVersions changed (status, by the deployment controller)": sum(
+            1 for name, before in deployments.items() if after[name][2] != before[2]
+        ),
+        "workloads Degraded (pods marked not Ready by the cluster)": sum(
+            1 for name in replicas if ground.status(name).get("phase") == "Degraded"
+        ),
     }
 
 
@@ -175,22 +208,24 @@ def test_api_server_restart_and_outage_leave_the_same_state(
     took = cluster_sh("restart", "kube-apiserver")
     ground.workload("after-restart", budget=budget, replicas=1, cores=2)
     ground.wait_status("after-restart", "admitted after a restart", phase="Running", timeout=90)
-    moved = assert_same_state(ground, names, deployments, pods)
+    moved = assert_same_state(ground, dict.fromkeys(names, 2), deployments, pods)
     print(f"\nAPI server restart: {took:.1f} s down+up; exits {kept_running.exits}; {moved}")
 
     # 2. A 30 s outage.
     exits_before = len(kept_running.exits)
+    stopped = time.monotonic()  # it stops answering at once; the command waits for the exit
     cluster_sh("stop", "kube-apiserver")
-    stopped = time.monotonic()
-    wait_seconds(30)
+    wait_seconds(30 - (time.monotonic() - stopped))
     cluster_sh("start", "kube-apiserver")
     back = time.monotonic()
     ground.workload("after-outage", budget=budget, replicas=1, cores=2)
     ground.wait_status("after-outage", "admitted after the outage", phase="Running", timeout=120)
     admitted = time.monotonic()
-    every = [*names, "after-restart"]
     moved = assert_same_state(
-        ground, every, deployment_state(ground, ["after-restart"]) | deployments, pods
+        ground,
+        dict.fromkeys(names, 2) | {"after-restart": 1},
+        deployment_state(ground, ["after-restart"]) | deployments,
+        pods | pod_uids(ground, ["after-restart"]),
     )
     fenced = kept_running.exits[exits_before:]
     assert fenced and fenced[0][1] == 3, f"the leader kept leading through the outage: {fenced}"
@@ -231,7 +266,7 @@ def test_a_410_in_the_middle_of_a_watch_lists_again_and_converges(
         seen = time.monotonic()
         ground.workload("after-410", budget=budget, replicas=1, cores=2)
         ground.wait_status("after-410", "admitted after the 410", phase="Running", timeout=90)
-        moved = assert_same_state(ground, names, deployments, pods)
+        moved = assert_same_state(ground, dict.fromkeys(names, 2), deployments, pods)
         print(
             f"\n410 Gone: etcd compacted at revision {revision}; {sorted(set(kinds))} relisted "
             f"{seen - compacted:.1f} s later; exits {kept_running.exits}; {moved}"

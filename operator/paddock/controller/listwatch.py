@@ -41,6 +41,12 @@ log = logging.getLogger("paddock.listwatch")
 V = TypeVar("V")
 
 
+MAX_BACKOFF = 8.0
+"""Longest wait between two failed lists. Short, because the API server coming back after an
+outage is the usual end of a failure, and how soon Paddock notices is how soon it schedules
+again; six small LISTs per 8 s cost an API server nothing."""
+
+
 class Gone(Exception):
     """The resourceVersion expired (HTTP 410): only a new LIST can go on."""
 
@@ -113,7 +119,7 @@ class ListWatch(Generic[V]):
                     "%s: list/watch failed, listing again in %.0f s: %s", self.kind, backoff, error
                 )
                 self._stop.wait(backoff)
-                backoff = min(backoff * 2, 30.0)
+                backoff = min(backoff * 2, MAX_BACKOFF)
 
     def _request(self, **kwargs: Any) -> Any:
         if self.field_selector:

@@ -10,6 +10,7 @@ import threading
 import kopf
 from aiohttp import web
 from kubernetes import client, config
+from urllib3.util import Retry
 
 from paddock.controller import logs, metrics
 from paddock.controller.leadership import LeaderElectionConfig
@@ -29,6 +30,10 @@ def load_kube_config() -> client.ApiClient:
     # Many writes in flight at once: one pooled connection per writer thread, and a few more
     # for the Lease and the node and pod watches that share this client.
     configuration.connection_pool_maxsize = WRITES_IN_FLIGHT + 8
+    # The HTTP library never re-sends a request by itself (its default re-sends idempotent
+    # ones after a read timeout): a write is sent once, when the writer's gate said it may,
+    # and Paddock's own retries decide what happens after a failure.
+    configuration.retries = Retry(total=0)
     # Every call without a timeout of its own (the writes) gets one: see writer.py.
     return ApiClientWithTimeout(configuration)
 
