@@ -279,7 +279,7 @@ def list_watches(
     builder: SnapshotBuilder,
     poke: Callable[[str], None],
     api: client.ApiClient,
-    lock: threading.Lock,
+    lock: threading.Lock | None = None,
     watch_timeout: int = 300,
 ) -> tuple[ListWatch[Any], ...]:
     """The list-watches that fill the builder: Paddock's objects, nodes, pods, Deployments.
@@ -289,6 +289,7 @@ def list_watches(
     they poke it when they are Paddock's own or when they leave (freed cores);
     other pods arriving are read by the next cycle anyway.
     """
+    lock = lock or threading.Lock()
     store, deployments = builder.nodes_and_pods, builder.deployments
     # A client of their own: long watches must not take connections from the writers' pool.
     watching = ApiClientWithTimeout(api.configuration)
