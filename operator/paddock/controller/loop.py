@@ -54,6 +54,8 @@ class SchedulingLoop(Generic[S, P]):
     cycles: int = 0
     last_cycle_at: float | None = None
     """Monotonic time the last cycle ended (failed or not): the loop is not stuck."""
+    running_since: float | None = None
+    """Monotonic time the indexes were ready and the loop began (None: still listing)."""
     indexes_ready: asyncio.Event = field(default_factory=asyncio.Event)
     _poked: asyncio.Event = field(default_factory=asyncio.Event)
     _last_reason: str = "start"
@@ -92,6 +94,7 @@ class SchedulingLoop(Generic[S, P]):
     async def run(self) -> None:
         self.bind()
         await self.indexes_ready.wait()
+        self.running_since = time.monotonic()
         log.info("indexes populated; scheduling loop running")
         while True:
             with contextlib.suppress(TimeoutError):

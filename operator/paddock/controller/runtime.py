@@ -262,8 +262,11 @@ class Runtime:
         for thread in self._watch_threads:
             if not thread.is_alive():
                 return f"watch thread {thread.name} died"
-        if self.elector.is_leader and self.loop.indexes_ready.is_set():
-            since = self.elector.leading_since or now
+        running_since = self.loop.running_since
+        if self.elector.is_leader and running_since is not None:
+            # Counted from when this replica both led and had its indexes (a long first list
+            # is the startup probe's business, not a stalled loop).
+            since = max(self.elector.leading_since or now, running_since)
             bound = self.stall_bound
             if self.loop.stale(bound, now, since):
                 return f"the leader completed no scheduling cycle in {bound:g} s"

@@ -333,9 +333,10 @@ def test_a_standby_is_healthy_and_a_stalled_leader_is_not() -> None:
     rt, _, _ = runtime(server)
     assert rt.health() is None  # standby, nothing started yet
     rt.elector.step()
-    rt.loop.indexes_ready.set()
     assert rt.elector.leading_since is not None
     started = rt.elector.leading_since
+    assert rt.health(now=started + 10 * rt.stall_bound) is None, "still listing: not stalled"
+    rt.loop.running_since = started - 100  # listed long before it led: count from leading
     assert rt.health(now=started + rt.stall_bound - 1) is None
     rt.elector.renewed_at = started + rt.stall_bound  # still leading, but no cycle since
     assert "no scheduling cycle" in (rt.health(now=started + rt.stall_bound + 1) or "")
