@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from kubernetes import client
 
+from paddock.controller.cluster_state import SnapshotBuilder
 from paddock.controller.runtime import list_watches
-from paddock.controller.snapshot import SnapshotBuilder
 from paddock.controller.watched import NodesAndPods
 from tests.support.cluster import Cluster
 from tests.support.paddock import Ground

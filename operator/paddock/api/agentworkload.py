@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, ConfigDict, Field
+from pydantic import AfterValidator, BeforeValidator, Field, GetJsonSchemaHandler
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from paddock.api.common import (
     AGE_COLUMN,
@@ -12,7 +14,6 @@ from paddock.api.common import (
     ApiModel,
     Condition,
     CrdInfo,
-    DnsLabel,
     LabelValue,
     MemoryQuantity,
     ObjectMeta,
@@ -27,13 +28,14 @@ from paddock.api.common import (
     unique_by,
     unique_items,
 )
+from paddock.api.podspec import pod_spec_schema, validate_pod_spec
 
 MAX_REPLICAS = 10_000
 MAX_CORES_PER_REPLICA = 192
 """The largest Graviton node (c8g.48xlarge, c8g.metal-48xl) has 192 cores."""
 MIN_PRIORITY, MAX_PRIORITY = -1_000_000, 1_000_000
 
-Phase = Literal["Queued", "Admitted", "Running", "Degraded", "Preempted", "Failed"]
+Phase = Literal["Queued", "Admitted", "Running", "Degraded", "Preempted", "Invalid"]
 Spread = Literal["Zone", "Node", "None"]
 
 
@@ -69,41 +71,29 @@ class TemplateMetadata(ApiModel):
     )
 
 
-class Container(ApiModel):
-    """A core/v1 Container. name and image are checked here; every other field is kept as
-    written and checked when Paddock creates the Deployment. Paddock sets resources (integer CPU
-    requests == limits) and the PADDOCK_CORES and OMP_NUM_THREADS variables."""
+class _PodSpecJsonSchema:
+    """Annotated marker: the JSON schema of spec.template.spec is the structural form of the
+    Kubernetes PodSpec schema (built only when a schema is asked for, e.g. by crdgen)."""
 
-    model_config = ConfigDict(extra="allow")
+    def __get_pydantic_json_schema__(
+        self, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return pod_spec_schema()
 
-    name: DnsLabel = Field(description="Container name, a DNS label unique within the pod.")
-    image: Str = Field(min_length=1, description="Container image; it must support arm64.")
 
-
-class PodSpec(ApiModel):
-    """A core/v1 PodSpec. containers is checked here; every other field is kept as written.
-    Paddock owns node affinity, tolerations and CPU and memory requests, and reports any value
-    it overrides in an event."""
-
-    model_config = ConfigDict(extra="allow")
-
-    containers: Annotated[list[Container], AfterValidator(unique_by("name"))] = Field(
-        min_length=1,
-        description="The containers of every replica; at least one.",
-        json_schema_extra={
-            "x-kubernetes-list-type": "map",
-            "x-kubernetes-list-map-keys": ["name"],
-        },
-    )
+PodSpec = Annotated[dict[str, Any], BeforeValidator(validate_pod_spec), _PodSpecJsonSchema()]
+"""A core/v1 PodSpec, validated against the real schema of the pinned Kubernetes version
+(paddock.api.podspec) and kept as plain data, as the API server stores it."""
 
 
 class PodTemplate(ApiModel):
-    """A core/v1 PodTemplateSpec for the replicas."""
+    """A core/v1 PodTemplateSpec for the replicas: the metadata Paddock passes on (labels and
+    annotations) and a real Kubernetes PodSpec."""
 
     metadata: TemplateMetadata | None = Field(
         default=None, description="Labels and annotations for the pods."
     )
-    spec: PodSpec = Field(description="The pod spec of every replica.")
+    spec: PodSpec
 
 
 class AgentWorkloadSpec(ApiModel):
@@ -159,6 +149,15 @@ class AgentWorkloadSpec(ApiModel):
         default_factory=Placement,
         description="Which pools to use and how to spread the replicas.",
         json_schema_extra={"default": {}},
+    )
+    pod_disruption_budget: Literal["Enabled", "Disabled"] = Field(
+        default="Enabled",
+        description=(
+            "Enabled: while admitted, Paddock keeps a PodDisruptionBudget with minAvailable = "
+            "minReplicas over the workload's pods, so kubectl drain, node upgrades and "
+            "Karpenter's disruption never take it below its floor. Disabled: no "
+            "PodDisruptionBudget (drains may evict every replica at once)."
+        ),
     )
     template: PodTemplate = Field(
         description=(
@@ -216,8 +215,10 @@ class AgentWorkloadStatus(StatusModel):
         default=None,
         description=(
             "Queued: waiting for cores. Admitted: cores granted, pods starting. Running: all "
-            "admitted replicas ready. Degraded: fewer ready than admitted. Preempted: evicted "
-            "to make room, queued again. Failed: cannot ever be admitted as written (see message)."
+            "admitted replicas ready. Degraded: fewer ready than admitted, or admitted replicas "
+            "lost their pods and wait for room (reason ReplicasUnplaced). Preempted: evicted to "
+            "make room, queued again. Invalid: the spec cannot be used as written (the message "
+            "names the field and the fix); replicas already running keep running."
         ),
     )
     observed_generation: WholeInt | None = Field(

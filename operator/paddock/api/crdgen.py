@@ -127,7 +127,8 @@ def structural(node: Mapping[str, Any], defs: Mapping[str, Any], path: str = "")
             out[key] = value
         else:
             raise SchemaError(f"{path or '<root>'}: JSON-schema keyword {key!r} is not supported")
-    if "type" not in out and not out.get("x-kubernetes-preserve-unknown-fields"):
+    untyped = ("x-kubernetes-preserve-unknown-fields", "x-kubernetes-int-or-string")
+    if "type" not in out and not any(out.get(key) for key in untyped):
         raise SchemaError(f"{path or '<root>'}: every schema node needs a type")
     if "properties" in out and "additionalProperties" in out:
         raise SchemaError(f"{path}: properties and additionalProperties exclude each other")

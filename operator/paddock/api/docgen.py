@@ -7,15 +7,17 @@ python -m paddock.api.docgen --check    # exit 1 when docs/api.md differs from t
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from paddock import API_VERSION, GROUP
-from paddock.api import KINDS
+from paddock.api import KINDS, podspec
+from paddock.api.agentworkload import AGENT_WORKLOAD_CRD, AgentWorkload
 from paddock.api.common import CrdInfo
-from paddock.api.crdgen import REPO_ROOT, object_schema
+from paddock.api.crdgen import HEADER, REPO_ROOT, crd, object_schema, to_yaml
 
 DOC_PATH = REPO_ROOT / "docs" / "api.md"
 
@@ -110,12 +112,25 @@ def _constraints(node: Mapping[str, Any]) -> list[str]:
     return notes
 
 
+POD_SPEC_PATH = "spec.template.spec"
+POD_SPEC_LISTED = {
+    POD_SPEC_PATH,
+    f"{POD_SPEC_PATH}.containers",
+    f"{POD_SPEC_PATH}.containers[].image",
+    f"{POD_SPEC_PATH}.containers[].name",
+}
+"""The Kubernetes PodSpec has hundreds of fields (`kubectl explain pod.spec`): the reference
+lists only those Paddock adds rules to."""
+
+
 def _fields(node: Mapping[str, Any], prefix: str) -> Iterator[tuple[str, Mapping[str, Any], bool]]:
     """(path, schema, required) for every property below `node`, depth first, sorted."""
     required = set(node.get("required", []))
     for name in sorted(node.get("properties", {})):
         child = node["properties"][name]
         path = f"{prefix}.{name}"
+        if path.startswith(POD_SPEC_PATH) and path not in POD_SPEC_LISTED:
+            continue
         yield path, child, name in required
         if child.get("type") == "object" and "properties" in child:
             yield from _fields(child, path)
@@ -143,8 +158,9 @@ def _field_table(schema: Mapping[str, Any], prefix: str) -> list[str]:
         default = _code(str(node["default"])) if "default" in node else ""
         if node.get("default") == {}:
             default = "`{}`"
+        kind = f"core/v1 PodSpec ({_kubernetes()})" if path == POD_SPEC_PATH else _type(node)
         lines.append(
-            f"| {_code(path)} | {_type(node)} | {'yes' if required else ''} | {default} | "
+            f"| {_code(path)} | {kind} | {'yes' if required else ''} | {default} | "
             f"{_cell('; '.join(_constraints(node)))} | {_cell(node.get('description', ''))} |"
         )
     return lines
@@ -185,6 +201,8 @@ def _kind_section(info: CrdInfo, schema: Mapping[str, Any]) -> list[str]:
         )
     lines += ["", "### spec", "", _cell(properties["spec"].get("description", "")), ""]
     lines += _field_table(properties["spec"], "spec")
+    if info.kind == "AgentWorkload":
+        lines += ["", *_pod_template_section()]
     rules = list(_rules(schema, ""))
     if rules:
         lines += [
@@ -207,6 +225,48 @@ def _kind_section(info: CrdInfo, schema: Mapping[str, Any]) -> list[str]:
     lines += ["", "### status", "", _cell(properties["status"].get("description", "")), ""]
     lines += _field_table(properties["status"], "status")
     return lines
+
+
+def _kubernetes() -> str:
+    return f"Kubernetes {podspec.kubernetes_minor()}"
+
+
+def _pod_template_section() -> list[str]:
+    version = podspec.kubernetes_version()
+    document = crd(AgentWorkload, AGENT_WORKLOAD_CRD)
+    crd_text = HEADER + to_yaml(document)  # as crdgen writes crds/
+    stored = len(json.dumps(document, separators=(",", ":")))
+    return [
+        "### The pod template",
+        "",
+        f"`spec.template.spec` is the real core/v1 PodSpec of {_kubernetes()}: its schema in "
+        f"the CRD is generated from the OpenAPI the kube-apiserver {version} serves "
+        "(`hack/gen-pod-schema.py` writes `operator/paddock/api/k8s/podtemplatespec.json`; "
+        "`hack/gen-crds.sh` turns it into the structural schema, as controller-gen does for a "
+        "Job). So the API server rejects a malformed template when it is written, naming the "
+        'field (`spec.template.spec.containers[0].env: Invalid value: "integer": ... must '
+        "be of type array`), and an unknown field is an error under kubectl's default strict "
+        "field validation. Quantities and ports take an integer or a string (`cpu: 2`, "
+        '`cpu: "500m"`; a fraction must be quoted, `cpu: "1.5"`). `kubectl explain` works '
+        "down the template, e.g. `kubectl explain agentworkload.spec.template.spec.containers"
+        f".env`; field descriptions are kept {podspec.DESCRIPTION_DEPTH} levels deep below "
+        "`spec.template.spec` (`kubectl explain pod.spec` has the rest).",
+        "",
+        "The operator validates every template against the same schema, so an object that "
+        "bypassed it (written before the CRD was upgraded) is reported with the field and "
+        "the fix, e.g. `spec.template.spec.containers[0].env: expected a list, got 5: write "
+        "env as a list of EnvVar objects`. After such an upgrade the API server drops unknown "
+        "fields from stored templates when it reads them, serves malformed values as stored, "
+        "and still accepts status updates and changes to other fields (validation ratcheting). "
+        "`spec.template.metadata` takes only labels and annotations, and Paddock adds "
+        "`paddock.dev/workload` and `paddock.dev/pool`.",
+        "",
+        f"Size of the AgentWorkload CRD: {len(crd_text.encode())} bytes of YAML in `crds/`, "
+        f"{stored} bytes as compact JSON (what the API server receives and stores, and what "
+        "a client-side `kubectl apply` would put in its last-applied annotation): well under "
+        "the API server's request and etcd object limit (about 1.5 MiB) and the 256 KiB "
+        "annotation limit. Install it with `kubectl apply --server-side -f crds/`.",
+    ]
 
 
 def render_api_docs() -> str:

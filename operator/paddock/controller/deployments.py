@@ -13,6 +13,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from paddock.api import AgentWorkloadSpec
 from paddock.controller.labels import (
     ARCH_LABEL,
     HOSTNAME_LABEL,
@@ -22,6 +23,7 @@ from paddock.controller.labels import (
     WORKLOAD_LABEL,
     ZONE_LABEL,
 )
+from paddock.controller.observed import pod_requests
 
 SPREAD_TOPOLOGY_KEYS = {"Zone": ZONE_LABEL, "Node": HOSTNAME_LABEL}
 MAX_NAME = 63
@@ -54,12 +56,77 @@ class RenderedDeployment:
 
 
 def deployment_name(workload: str, pool: str) -> str:
-    """`<workload>-<pool>`, shortened with a stable hash when over 63 characters."""
-    name = f"{workload}-{pool}"
-    if len(name) <= MAX_NAME:
-        return name
-    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
-    return f"{name[: MAX_NAME - 9].rstrip('-')}-{digest}"
+    """`<workload>-<pool>-<hash>`: a DNS label no other (workload, pool) pair produces.
+
+    `<workload>-<pool>` alone collides (`a-b` in pool `c` and `a` in pool `b-c`), so a hash of
+    the pair, which no separator can confuse ("/" is in neither name), always follows; the
+    readable part is shortened to keep the whole within 63 characters, and dots become dashes.
+    """
+    digest = hashlib.sha256(f"{workload}/{pool}".encode()).hexdigest()[:10]
+    readable = f"{workload}-{pool}".replace(".", "-")[: MAX_NAME - len(digest) - 1].rstrip("-")
+    return f"{readable}-{digest}"
+
+
+def replica_shape(spec: AgentWorkloadSpec) -> tuple[int, int]:
+    """Whole cores and memory bytes one replica's pod takes, as kube-scheduler counts it.
+
+    Paddock sets the first container to coresPerReplica and memoryPerReplica; every other
+    container, native sidecar and init container of the template, and the pod overhead, count
+    on top (`pod_requests`). A fraction of a core rounds up: fit and budget are in whole cores,
+    so a replica never needs more than was admitted for it.
+    """
+    template = spec.template.model_dump(by_alias=True, exclude_none=True)
+    pod = dict(template.get("spec") or {})
+    main, *others = pod.get("containers") or [{}]
+    resources = {"cpu": str(spec.cores_per_replica), "memory": spec.memory_per_replica}
+    pod["containers"] = [{**main, "resources": {"requests": resources}}, *others]
+    millicores, memory = pod_requests(pod)
+    return -(-millicores // 1000), memory
+
+
+def render_pdb(workload: WorkloadRef, min_available: int) -> dict[str, Any]:
+    """The PodDisruptionBudget that keeps `min_available` of the workload's pods (every pool)
+    through voluntary disruptions: kubectl drain, node upgrades, Karpenter's consolidation."""
+    labels = {WORKLOAD_LABEL: workload.name, MANAGED_BY_LABEL: MANAGED_BY}
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": {
+            "name": deployment_name(workload.name, "pdb"),
+            "namespace": workload.namespace,
+            "labels": labels,
+            "ownerReferences": [_owner_reference(workload)],
+        },
+        "spec": {
+            "minAvailable": min_available,
+            "selector": {"matchLabels": {WORKLOAD_LABEL: workload.name}},
+        },
+    }
+
+
+def _owner_reference(workload: WorkloadRef) -> dict[str, Any]:
+    return {
+        "apiVersion": workload.api_version,
+        "kind": workload.kind,
+        "name": workload.name,
+        "uid": workload.uid,
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def check_renders(spec: AgentWorkloadSpec) -> None:
+    """Render the workload once into a stand-in pool: raises what rendering it would raise, so
+    a template the renderer cannot use makes the workload Invalid before anything is admitted."""
+    render_deployment(
+        WorkloadRef(namespace="check", name="check", uid="check"),
+        spec.template.model_dump(by_alias=True, exclude_none=True),
+        PoolPlacement(name="check", node_selector={}),
+        0,
+        spec.cores_per_replica,
+        spec.memory_per_replica,
+        spec.placement.spread,
+    )
 
 
 def node_affinity(pool: PoolPlacement) -> dict[str, Any]:
@@ -87,12 +154,14 @@ def render_deployment(
     cores: int,
     memory: str,
     spread: str = "None",
+    name: str | None = None,
 ) -> RenderedDeployment:
     """The Deployment for `replicas` replicas of `workload` in `pool`.
 
     The first container gets the replica's whole cores and memory as
     `requests == limits` (Guaranteed QoS, so the static CPU manager can pin
     exclusive cores) and PADDOCK_CORES / OMP_NUM_THREADS in its environment.
+    `name` keeps the name of a Deployment the workload already owns (see `deployment_name`).
     """
     overrides: list[str] = []
     pod_template = copy.deepcopy(template)
@@ -153,19 +222,10 @@ def render_deployment(
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": {
-            "name": deployment_name(workload.name, pool.name),
+            "name": name or deployment_name(workload.name, pool.name),
             "namespace": workload.namespace,
             "labels": labels,
-            "ownerReferences": [
-                {
-                    "apiVersion": workload.api_version,
-                    "kind": workload.kind,
-                    "name": workload.name,
-                    "uid": workload.uid,
-                    "controller": True,
-                    "blockOwnerDeletion": True,
-                }
-            ],
+            "ownerReferences": [_owner_reference(workload)],
         },
         "spec": {
             "replicas": replicas,

@@ -45,6 +45,12 @@ POOL_CORES = Gauge(
     ["pool", "kind"],
     registry=REGISTRY,
 )
+INVALID_WORKLOADS = Gauge(
+    "paddock_invalid_workloads",
+    "AgentWorkloads whose spec cannot be used (phase Invalid), by namespace.",
+    ["namespace"],
+    registry=REGISTRY,
+)
 API_WRITES = Counter(
     "paddock_api_writes_total", "API writes, by kind of write.", ["kind"], registry=REGISTRY
 )

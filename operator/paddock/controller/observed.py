@@ -37,6 +37,9 @@ class AgentPod(NamedTuple):
     cpu_millicores: int
     """The first container's CPU request (the one Paddock sets): a pod of an older shape
     (coresPerReplica changed) is being replaced and holds no admission."""
+    replica_set: str = ""
+    """The ReplicaSet that controls the pod: its name starts with the Deployment's, so only
+    pods of Deployments the workload owns count as its replicas."""
 
 
 class PodRecord(NamedTuple):
@@ -57,6 +60,24 @@ class DeploymentFacts(NamedTuple):
     replicas: int
     ready_replicas: int
     spec_hash: str | None
+    uid: str = ""
+    owner_uid: str = ""
+    """The uid of the AgentWorkload its controller ownerReference names ("" if none): Paddock
+    changes or deletes only Deployments the workload owns, never one that merely has its labels."""
+    cores: int = 0
+    """Whole cores one replica of its pod template takes (its effective CPU request, rounded up):
+    what its running replicas count when the workload's own spec cannot be read."""
+
+
+class PdbFacts(NamedTuple):
+    """A PodDisruptionBudget Paddock keeps for a workload (labelled paddock.dev/workload)."""
+
+    name: str
+    workload: str
+    """"namespace/workload"."""
+    min_available: int | str | None
+    uid: str
+    owner_uid: str
 
 
 class ObjectFacts(NamedTuple):
@@ -103,27 +124,39 @@ def node_facts(body: Mapping[str, Any]) -> NodeFacts:
     )
 
 
+def container_requests(container: Mapping[str, Any]) -> tuple[int, int]:
+    """CPU (millicores) and memory (bytes) one container requests; limits stand in for missing
+    requests, as the API server defaults them."""
+    resources = container.get("resources") or {}
+    limits = resources.get("limits") or {}
+    wanted = {**limits, **(resources.get("requests") or {})}
+    return (
+        parse_cpu_millicores(wanted.get("cpu", "0")),
+        parse_memory_bytes(str(wanted.get("memory", "0"))),
+    )
+
+
 def pod_requests(spec: Mapping[str, Any]) -> tuple[int, int]:
     """CPU (millicores) and memory (bytes) requests of a pod, as kube-scheduler counts them.
 
-    The sum over containers, or the largest init container if that is larger,
-    plus the pod overhead.
+    The sum over containers plus native sidecars (init containers with restartPolicy Always),
+    or, if larger, what any other init container needs while the sidecars started before it
+    run; plus the pod overhead.
     """
-
-    def requests(container: Mapping[str, Any]) -> tuple[int, int]:
-        wanted = (container.get("resources") or {}).get("requests") or {}
-        return (
-            parse_cpu_millicores(wanted.get("cpu", "0")),
-            parse_memory_bytes(str(wanted.get("memory", "0"))),
-        )
-
     cpu = memory = 0
     for container in spec.get("containers") or []:
-        c, m = requests(container)
+        c, m = container_requests(container)
         cpu, memory = cpu + c, memory + m
+    sidecar_cpu = sidecar_memory = init_cpu = init_memory = 0
     for container in spec.get("initContainers") or []:
-        c, m = requests(container)
-        cpu, memory = max(cpu, c), max(memory, m)
+        c, m = container_requests(container)
+        if container.get("restartPolicy") == "Always":
+            sidecar_cpu, sidecar_memory = sidecar_cpu + c, sidecar_memory + m
+            init_cpu, init_memory = max(init_cpu, sidecar_cpu), max(init_memory, sidecar_memory)
+        else:
+            init_cpu = max(init_cpu, sidecar_cpu + c)
+            init_memory = max(init_memory, sidecar_memory + m)
+    cpu, memory = max(cpu + sidecar_cpu, init_cpu), max(memory + sidecar_memory, init_memory)
     overhead = spec.get("overhead") or {}
     cpu += parse_cpu_millicores(overhead.get("cpu", "0"))
     memory += parse_memory_bytes(str(overhead.get("memory", "0")))
@@ -145,12 +178,21 @@ def agent_pod(body: Mapping[str, Any]) -> AgentPod:
     metadata = body.get("metadata") or {}
     status = body.get("status") or {}
     conditions = {c.get("type"): c.get("status") for c in status.get("conditions") or []}
+    owner = next(
+        (
+            o.get("name", "")
+            for o in metadata.get("ownerReferences") or []
+            if o.get("controller") and o.get("kind") == "ReplicaSet"
+        ),
+        "",
+    )
     return AgentPod(
         node=(body.get("spec") or {}).get("nodeName") or "",
         pool=(metadata.get("labels") or {}).get(POOL_LABEL),
         ready=conditions.get("Ready") == "True",
         terminating=metadata.get("deletionTimestamp") is not None,
         cpu_millicores=main_container_cpu(body.get("spec") or {}),
+        replica_set=sys.intern(owner),
     )
 
 
@@ -180,13 +222,45 @@ def deployment_facts(body: Mapping[str, Any]) -> DeploymentFacts | None:
     if not workload or not pool:
         return None
     status = body.get("status") or {}
+    spec = body.get("spec") or {}
+    owner = controller_uid(metadata, "AgentWorkload")
+    cpu, _ = pod_requests((spec.get("template") or {}).get("spec") or {})
     return DeploymentFacts(
         name=metadata["name"],
         workload=f"{metadata['namespace']}/{workload}",
         pool=pool,
-        replicas=int((body.get("spec") or {}).get("replicas", 1)),
+        replicas=int(spec.get("replicas", 1)),
         ready_replicas=int(status.get("readyReplicas") or 0),
         spec_hash=(metadata.get("annotations") or {}).get(SPEC_HASH_ANNOTATION),
+        uid=metadata.get("uid", ""),
+        owner_uid=owner,
+        cores=-(-cpu // 1000),
+    )
+
+
+def controller_uid(metadata: Mapping[str, Any], kind: str) -> str:
+    """The uid its controller ownerReference names when that is of `kind`, else ""."""
+    return next(
+        (
+            str(o.get("uid", ""))
+            for o in metadata.get("ownerReferences") or []
+            if o.get("controller") and o.get("kind") == kind
+        ),
+        "",
+    )
+
+
+def pdb_facts(body: Mapping[str, Any]) -> PdbFacts | None:
+    metadata = body.get("metadata") or {}
+    workload = (metadata.get("labels") or {}).get(WORKLOAD_LABEL)
+    if not workload:
+        return None
+    return PdbFacts(
+        name=metadata["name"],
+        workload=f"{metadata['namespace']}/{workload}",
+        min_available=(body.get("spec") or {}).get("minAvailable"),
+        uid=metadata.get("uid", ""),
+        owner_uid=controller_uid(metadata, "AgentWorkload"),
     )
 
 

@@ -18,6 +18,7 @@ from kubernetes import client
 from paddock import GROUP, VERSION
 from paddock.controller import metrics
 from paddock.controller.applier import Applier, Clients
+from paddock.controller.cluster_state import ClusterState, SnapshotBuilder
 from paddock.controller.labels import WORKLOAD_LABEL
 from paddock.controller.leadership import LeaderElectionConfig, LeaseElector
 from paddock.controller.listwatch import ListWatch
@@ -26,14 +27,15 @@ from paddock.controller.observed import (
     DeploymentFacts,
     NodeFacts,
     ObjectFacts,
+    PdbFacts,
     PodRecord,
     deployment_facts,
     node_facts,
     object_facts,
     object_key,
+    pdb_facts,
     pod_record,
 )
-from paddock.controller.snapshot import ClusterState, SnapshotBuilder
 from paddock.controller.watched import Records
 from paddock.controller.writer import ApiClientWithTimeout
 from paddock.planner import Plan, plan
@@ -89,7 +91,12 @@ class Runtime:
         watch_timeout: int = 300,
     ) -> Runtime:
         memory: dict[str, tuple[tuple[str, int], ...]] = {}
-        builder = SnapshotBuilder(admitted_override=memory)
+        rejected: dict[str, tuple[int, str]] = {}
+        builder = SnapshotBuilder(
+            admitted_override=memory,
+            rejected=rejected,
+            shrink_grace=float(os.environ.get("PADDOCK_SHRINK_GRACE_SECONDS", "300")),
+        )
         elector = LeaseElector(
             client.CoordinationV1Api(api),
             namespace=lease_namespace,
@@ -99,6 +106,7 @@ class Runtime:
         applier = Applier(
             Clients.from_api_client(api),
             admitted_memory=memory,
+            rejected=rejected,
             is_leader=lambda: elector.is_leader,
         )
         lock = threading.Lock()
@@ -285,7 +293,8 @@ def list_watches(
     lock: threading.Lock | None = None,
     watch_timeout: int = 300,
 ) -> tuple[ListWatch[Any], ...]:
-    """The list-watches that fill the builder: Paddock's objects, nodes, pods, Deployments.
+    """The list-watches that fill the builder: Paddock's objects, nodes, pods, Deployments and
+    PodDisruptionBudgets.
 
     Each applies its events in its own thread, holding `lock` (the snapshot
     build holds it too). Everything pokes the loop on every change, except pods:
@@ -297,6 +306,7 @@ def list_watches(
     # A client of their own: long watches must not take connections from the writers' pool.
     watching = ApiClientWithTimeout(api.configuration)
     core, apps = client.CoreV1Api(watching), client.AppsV1Api(watching)
+    policy = client.PolicyV1Api(watching)
     custom = client.CustomObjectsApi(watching)
 
     def then_poke(change: Callable[..., None], reason: str) -> Callable[..., None]:
@@ -361,5 +371,16 @@ def list_watches(
             lock=lock,
             watch_timeout=watch_timeout,
             label_selector=WORKLOAD_LABEL,
+        ),
+        ListWatch[PdbFacts](
+            kind="poddisruptionbudgets",
+            call=policy.list_pod_disruption_budget_for_all_namespaces,
+            key=by_uid,
+            record=pdb_facts,
+            replace=then_poke(builder.pdbs.replace, "poddisruptionbudgets listed"),
+            put=then_poke(builder.pdbs.put, "poddisruptionbudget"),
+            label_selector=WORKLOAD_LABEL,
+            lock=lock,
+            watch_timeout=watch_timeout,
         ),
     )

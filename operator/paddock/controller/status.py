@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from paddock.planner import BudgetUsage, PoolUsage, WorkloadDecision
+from paddock.planner import BudgetUsage, PoolUsage, Reason, WorkloadDecision
 
 
 def now_iso() -> str:
@@ -40,9 +40,18 @@ def condition(
     }
 
 
+UNPLACED_CONDITION = "ReplicasPlaced"
+"""False while admitted replicas wait without a pod; its lastTransitionTime starts the shrink
+grace period (read back by the snapshot, so an operator restart does not reset it)."""
+
+
 def phase_of(decision: WorkloadDecision, ready: int, previous_phase: str | None) -> str:
+    if decision.reason == Reason.INVALID_SPEC:
+        return "Invalid"
     if decision.state == "Preempted":
         return "Preempted"
+    if decision.unplaced_replicas:
+        return "Degraded"
     if decision.admitted_replicas == 0:
         return "Queued"
     if ready >= decision.admitted_replicas:
@@ -79,6 +88,19 @@ def workload_status(
             conditions,
         ),
     ]
+    if decision.unplaced_replicas or decision.admitted_replicas:
+        status_conditions.append(
+            condition(
+                UNPLACED_CONDITION,
+                not decision.unplaced_replicas,
+                str(Reason.REPLICAS_UNPLACED) if decision.unplaced_replicas else "AllPlaced",
+                decision.message
+                if decision.unplaced_replicas
+                else "every admitted replica has a pod or room for one",
+                generation,
+                conditions,
+            )
+        )
     if overrides:
         status_conditions.append(
             condition(
@@ -104,28 +126,6 @@ def workload_status(
         "pools": ",".join(f"{p}:{r}" for p, r in decision.assignments) or None,
         "queuePosition": decision.queue_position,
         "conditions": status_conditions,
-    }
-
-
-def failed_status(
-    errors: Sequence[str], generation: int, previous: Mapping[str, Any]
-) -> dict[str, Any]:
-    message = "; ".join(errors)
-    return {
-        "phase": "Failed",
-        "observedGeneration": generation,
-        "reason": "InvalidSpec",
-        "message": message,
-        "admittedReplicas": 0,
-        "admittedCores": 0,
-        "assignments": [],
-        "pools": None,
-        "queuePosition": None,
-        "conditions": [
-            condition(
-                "Admitted", False, "InvalidSpec", message, generation, previous.get("conditions")
-            )
-        ],
     }
 
 
@@ -233,7 +233,8 @@ def transition_events(
     admission has none (its `Admitted` condition and lastTransitionTime record it):
 
     - `Queued` (Normal) when a new workload waits, with the reason in the message;
-    - `Admitted` only after the workload was seen waiting (Queued, Preempted or Failed);
+    - `InvalidSpec` (Warning) when the spec becomes unusable, with the field and the fix;
+    - `Admitted` only after the workload was seen waiting (Queued, Preempted or Invalid);
     - `Preempted` (Warning) when it loses replicas to preemption;
     - `Queued` (Warning) when it loses its whole admission for another reason;
     - `Resized` and `Moved` when an admitted workload changes replicas or pools.
@@ -243,9 +244,13 @@ def transition_events(
     after = decision.admitted_replicas
     after_pools = dict(decision.assignments)
     where = ", ".join(f"{r} in {p}" for p, r in decision.assignments)
+    if decision.reason == Reason.INVALID_SPEC:
+        if previous.get("phase") == "Invalid":
+            return []
+        return [("Warning", "InvalidSpec", decision.message)]
     if not previous.get("phase") and after == 0:
         return [("Normal", "Queued", decision.message)]
-    if (decision.state == "Preempted" or decision.reason == "Preempted") and before > after:
+    if (decision.state == "Preempted" or decision.reason == Reason.PREEMPTED) and before > after:
         return [("Warning", "Preempted", decision.message)]
     if before == 0 and after > 0:
         if not previous.get("phase"):
@@ -259,4 +264,6 @@ def transition_events(
         ]
     if before_pools != after_pools:
         return [("Normal", "Moved", f"replicas now {where} (were {before_pools})")]
+    if decision.unplaced_replicas and previous.get("reason") != Reason.REPLICAS_UNPLACED:
+        return [("Warning", str(Reason.REPLICAS_UNPLACED), decision.message)]
     return []

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import threading
 from collections import deque
@@ -98,6 +99,25 @@ class Write:
     low_priority: bool = False
     missing_ok: bool = False
     """A 404 means the object is gone: nothing to do, not an error."""
+    on_rejected: Callable[[str], None] | None = None
+    """Run on the event loop, with the reason, when the API server refuses the write as
+    invalid (400, 422) or it raised `Rejected`: retrying the same write cannot help."""
+
+
+class Rejected(Exception):
+    """A write that must not be retried as it is, e.g. the object's name is taken by an object
+    Paddock does not own. The message says what the user can do."""
+
+
+def rejection(error: ApiException) -> str | None:
+    """The API server's reason when `error` refuses the request's content, else None."""
+    if error.status not in (400, 422):
+        return None
+    try:
+        text = json.loads(error.body or "{}").get("message")
+    except (ValueError, AttributeError):
+        text = None
+    return str(text or error.reason)
 
 
 def discard(response: Any) -> None:
@@ -224,11 +244,25 @@ class Writer:
     def _run(self, write: Write) -> None:
         try:
             discard(write.call())
+        except Rejected as error:
+            metrics.API_ERRORS.labels(kind=write.kind).inc()
+            log.warning("%s write refused: %s", write.kind, error, extra={"lane": str(write.lane)})
+            self._rejected(write, str(error))
         except ApiException as error:
             if write.missing_ok and error.status == 404:
                 metrics.API_WRITES.labels(kind=write.kind).inc()
                 return
             metrics.API_ERRORS.labels(kind=write.kind).inc()
+            refused = rejection(error)
+            if refused is not None and write.on_rejected is not None:
+                log.warning(
+                    "%s write refused by the API server: %s",
+                    write.kind,
+                    refused,
+                    extra={"lane": str(write.lane)},
+                )
+                self._rejected(write, refused)
+                return
             log.warning(
                 "%s write failed (%s %s); a later cycle retries it",
                 write.kind,
@@ -246,6 +280,12 @@ class Writer:
             if self._failures:
                 with self._cv:
                     self._failures.pop(write.target or write.lane, None)
+
+    def _rejected(self, write: Write, reason: str) -> None:
+        self._post(write.on_failure)
+        on_rejected = write.on_rejected
+        if on_rejected is not None:
+            self._post(lambda: on_rejected(reason))
 
     def _failed(self, write: Write) -> None:
         with self._cv:

@@ -22,8 +22,8 @@ from kubernetes.client.exceptions import ApiException
 
 from paddock import GROUP, VERSION
 from paddock.controller import observed
+from paddock.controller.cluster_state import ClusterState, SnapshotBuilder
 from paddock.controller.labels import WORKLOAD_LABEL
-from paddock.controller.snapshot import ClusterState, SnapshotBuilder
 
 from .explain import EventLine
 

@@ -3,7 +3,7 @@ and the figures behind that plan (budget math, pool fits, the queue).
 
 Everything here is pure: a `View` is built from a `ClusterState` (the cluster, read through the
 operator's own `SnapshotBuilder`) or, in tests, from a hand-built `Snapshot`. The figures are
-computed with the planner's own accounting (`Ledger` for budgets, `Capacity` for nodes), so the
+computed with the planner's own accounting (`paddock.planner.explain`), so the
 plugin cannot drift from what the operator decides.
 """
 
@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from paddock.controller.snapshot import ClusterState, Parsed
+from paddock.controller.cluster_state import ClusterState, Parsed
 from paddock.controller.status import PoolMeasures
 from paddock.planner import (
     Budget,
@@ -23,11 +23,9 @@ from paddock.planner import (
     Snapshot,
     Workload,
     WorkloadDecision,
+    explain,
     plan,
 )
-from paddock.planner.budgets import Ledger
-from paddock.planner.capacity import Capacity
-from paddock.planner.work import budget_pool_order
 
 STATIC_REASONS = frozenset(
     {
@@ -111,12 +109,7 @@ class View:
         """The pools the planner tries for `w`, in its order (as `planner.work.resolve`)."""
         if budget is None:
             return ()
-        pools = {p.name: p for p in self.snapshot.pools}
-        allowed = budget_pool_order(budget, pools)
-        if not w.pools:
-            return allowed
-        allowed_set = set(allowed)
-        return tuple(dict.fromkeys(p for p in w.pools if p in allowed_set))
+        return explain.pool_order(budget, self.snapshot.pools, w)
 
 
 # -- budgets ------------------------------------------------------------------------------
@@ -157,10 +150,7 @@ class BudgetMath:
 def budget_math(view: View) -> dict[str, BudgetMath]:
     """Every budget's figures after the plan, with the planner's own cohort accounting."""
     budgets = sorted(view.snapshot.budgets, key=lambda b: b.name)
-    ledger = Ledger(budgets)
-    for name, usage in view.plan.budgets.items():
-        if usage.used_cores:
-            ledger.add(name, usage.used_cores)
+    room = explain.headrooms(budgets, {n: u.used_cores for n, u in view.plan.budgets.items()})
     out: dict[str, BudgetMath] = {}
     for b in budgets:
         found = view.plan.budgets.get(b.name)
@@ -173,8 +163,8 @@ def budget_math(view: View) -> dict[str, BudgetMath]:
             used=used,
             borrowed=found.borrowed_cores if found else 0,
             lent=found.lent_cores if found else 0,
-            free=ledger.own_free(b.name),
-            available=ledger.headroom(b.name),
+            free=room[b.name].own_free,
+            available=room[b.name].available,
             borrowing_limit=b.borrowing_limit,
             lending_limit=b.lending_limit,
             preempt_within_budget=b.preempt_within_budget,
@@ -284,34 +274,26 @@ class Room:
 
     def __init__(self, view: View) -> None:
         self.names = tuple(p.name for p in view.snapshot.pools)
-        self.capacity = Capacity(nodes_after_plan(view.snapshot, view.plan), self.names)
+        self.room = explain.Room(nodes_after_plan(view.snapshot, view.plan), self.names)
 
     def free_cores(self, pool: str) -> int:
-        cap = self.capacity
-        return sum(
-            cap.cores[i]
-            for i in range(len(cap.cores))
-            if cap.eligible[i] and cap.pool[i] == pool and cap.cores[i] > 0
-        )
+        return self.room.free_cores(pool)
 
     def largest_block(self, pools: Sequence[str]) -> int:
-        return self.capacity.largest_block(tuple(pools))
+        return self.room.largest_block(pools)
 
     def fits(self, pools: Sequence[str], cores: int, memory: int, limit: int) -> int:
-        if cores < 1 or limit < 1:
-            return 0
-        return self.capacity.count_fit(tuple(pools), cores, memory, limit)
+        return self.room.fits(pools, cores, memory, limit)
 
     def pool_fit(
         self, pool: str, usable: bool, note: str, cores: int, memory: int, wanted: int
     ) -> PoolFit:
-        cap = self.capacity
         return PoolFit(
             pool=pool,
             usable=usable,
             note=note,
-            nodes=cap.node_count.get(pool, 0),
-            schedulable_nodes=cap.eligible_count.get(pool, 0),
+            nodes=self.room.nodes(pool),
+            schedulable_nodes=self.room.schedulable_nodes(pool),
             free_cores=self.free_cores(pool),
             largest_free_block=self.largest_block((pool,)),
             cores_per_replica=cores,
@@ -347,8 +329,8 @@ def queue_rows(view: View, namespace: str | None = None) -> list[QueueRow]:
         if namespace is not None and w.namespace != namespace:
             continue
         d = view.plan.workloads.get(w.key)
-        if d is None or not waiting(d, w):
-            continue
+        if d is None or w.invalid or not waiting(d, w):
+            continue  # an unreadable spec is listed with the problems, not in a queue
         rows.append(
             QueueRow(
                 budget=d.budget,

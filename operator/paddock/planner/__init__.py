@@ -14,8 +14,10 @@ Modules, in the order a cycle uses them:
 - `engine`: `plan()` and `Planner` (a cycle plus cheap incremental `add()`).
 - `decisions`: output types and the `Reason` codes.
 - `simulate`: `apply_plan()`, the cluster a plan leaves (tests, benchmarks).
+- `explain`: the planner's budget and fit arithmetic for tools that explain a plan.
 """
 
+from . import explain
 from .decisions import (
     BudgetUsage,
     Plan,
@@ -64,5 +66,6 @@ __all__ = [
     "Workload",
     "WorkloadDecision",
     "apply_plan",
+    "explain",
     "plan",
 ]

@@ -27,11 +27,21 @@ from collections.abc import Sequence
 
 from . import messages as msg
 from .decisions import Reason
+from .snapshot import Workload
 from .work import Cycle, Entry, QueueKey
 
 
 def hold_committed(cycle: Cycle, committed: Sequence[Entry]) -> None:
-    """Step 1: keep, re-place, move, shrink or drop current admissions (in priority order)."""
+    """Step 1: keep, re-place, move, shrink or drop current admissions (in priority order).
+
+    Running pods keep their place (rule 8 of the design): a pod bound to a node that still
+    exists keeps its replica whatever the node's state (cordoned, NotReady, tainted, no longer
+    in the pool). Only replicas without a pod are fitted again. Those that cannot be fitted stay
+    admitted, `unplaced` (the workload is Degraded and its Deployments keep their replicas, so
+    the pods start once cores free up); an elastic workload gives them up, down to minReplicas,
+    once they have been unplaced for `Cycle.shrink_grace`. The admission is withdrawn only when
+    the spec asks for it (replicas 0, minReplicas raised) or nothing of it runs any more.
+    """
     cap = cycle.capacity
     ledger = cycle.ledger
     for e in committed:
@@ -39,34 +49,22 @@ def hold_committed(cycle: Cycle, committed: Sequence[Entry]) -> None:
         if not e.queued:
             if w.replicas == 0:
                 e.events.append(f"scaled down from {e.start} to 0 replicas")
-            else:
+            elif not _freeze(cycle, e):
                 e.events.append(f"admission withdrawn: {e.message}")
             continue
-        current: dict[str, int] = {}
-        for pool, replicas in w.current:
-            if replicas > 0:
-                current[pool] = current.get(pool, 0) + replicas
-        # Pods count as placed only on usable nodes of a pool the workload is admitted to and
-        # still allowed in, up to that pool's admitted replicas (extra pods are terminating).
-        room = {p: current[p] for p in e.pools if p in current}
-        kept: dict[int, int] = {}
-        for node_name, replicas in sorted(w.placed):
-            node = cap.index.get(node_name)
-            if node is None or replicas <= 0 or not cap.eligible[node]:
-                continue
-            node_pool = cap.pool[node]
-            left = room.get(node_pool, 0) if node_pool is not None else 0
-            if left <= 0 or node_pool is None:
-                continue
-            take = min(replicas, left)
-            room[node_pool] = left - take
-            kept[node] = kept.get(node, 0) + take
+        current = _current(w)
+        allowed = set(e.pools)
+        # Pools of the admission the workload may still use, or that no longer exist (their
+        # pods keep running; nothing new goes there). A pool dropped from the spec is a move.
+        room = {p: r for p, r in current.items() if p in allowed or p not in cycle.pools}
+        kept = _keep_pods(cycle, e, room)
         target = min(e.start, w.replicas)
         if target < e.min:
             e.events.append(
                 f"admission withdrawn: {e.start} admitted replicas are below minReplicas "
                 f"{w.min_replicas}; queued again"
             )
+            e.pinned.clear()
             continue
         held = sum(kept.values())
         if held > target:
@@ -74,37 +72,144 @@ def hold_committed(cycle: Cycle, committed: Sequence[Entry]) -> None:
             held = target
         missing = target - held
         got = 0
+        mark = cap.mark()
         if missing:
             order = [p for p in e.pools if p in current] + [p for p in e.pools if p not in current]
-            mark = cap.mark()
             fitted = cap.place(
                 order, w.cores_per_replica, w.memory_per_replica, missing, w.spread, kept
             )
             got = sum(fitted.values())
-            if held + got < e.min:
-                cap.rollback(mark)
-                e.events.append(
-                    f"admission lost: only {held + got} of minReplicas {e.min} replicas "
-                    "can be placed (nodes gone, unschedulable or full); queued again"
-                )
-                continue
             for node, replicas in fitted.items():
                 kept[node] = kept.get(node, 0) + replicas
+        if held == 0 and got < e.min:
+            # Nothing of it runs: queue it again rather than hold cores for pods that do not exist.
+            cap.rollback(mark)
+            e.pinned.clear()
+            e.events.append(
+                f"admission lost: only {got} of minReplicas {e.min} replicas can be placed "
+                "(nodes gone, unschedulable or full) and none is running; queued again"
+            )
+            continue
         e.nodes = kept
         e.per_pool = None
-        e.admitted = held + got
+        unplaced = target - held - got
+        if unplaced and w.min_replicas < w.replicas and _grace_over(cycle, w):
+            keep = max(e.min, held + got)
+            e.events.append(
+                f"shrunk from {target} to {keep} replicas: {target - keep} lost replicas found "
+                f"no room for {msg.plural(int(cycle.shrink_grace), 'second')}"
+            )
+            target, unplaced = keep, keep - held - got
+        e.unplaced = _unplaced_pools(cycle, e, current, unplaced)
+        e.admitted = target
         e.state = "Admitted"
         assert e.budget is not None  # queued entries have one
         ledger.add(e.budget, e.admitted * w.cores_per_replica)
-        if missing or target < e.start:
-            _note_changes(cycle, e, current, target, missing, got)
+        if got or target < e.start:
+            _note_changes(cycle, e, current, min(e.start, w.replicas))
+
+
+def _current(w: Workload) -> dict[str, int]:
+    current: dict[str, int] = {}
+    for pool, replicas in w.current:
+        if replicas > 0:
+            current[pool] = current.get(pool, 0) + replicas
+    return current
+
+
+def _keep_pods(cycle: Cycle, e: Entry, room: dict[str, int]) -> dict[int, int]:
+    """node -> replicas whose pods exist and keep their place, at most `room` per pool.
+
+    A pod counts in its node's pool first; pods on nodes outside the pools of `room` (the node
+    left the pool, or the pool was deleted) fill what those pools have left, and are `pinned`.
+    """
+    cap = cycle.capacity
+    left = dict(room)
+    kept: dict[int, int] = {}
+    strays: list[tuple[int, int]] = []
+    for node_name, replicas in sorted(e.w.placed):
+        node = cap.index.get(node_name)
+        if node is None or replicas <= 0:
+            continue  # the node is gone, and its pods with it
+        pool = cap.pool[node]
+        take = min(replicas, left.get(pool, 0)) if pool is not None else 0
+        if take:
+            left[pool] -= take  # type: ignore[index]
+            kept[node] = kept.get(node, 0) + take
+        if replicas > take:
+            strays.append((node, replicas - take))
+    for node, replicas in strays:
+        for pool in sorted(left, key=lambda p: (p in cycle.pools, p)):
+            take = min(replicas, left[pool])
+            if take <= 0:
+                continue
+            left[pool] -= take
+            replicas -= take
+            kept[node] = kept.get(node, 0) + take
+            if cap.pool[node] != pool:
+                e.pinned[node] = pool
+            if not replicas:
+                break
+    return kept
+
+
+def _grace_over(cycle: Cycle, w: Workload) -> bool:
+    since = w.unplaced_since
+    return since is not None and cycle.now - since >= cycle.shrink_grace
+
+
+def _unplaced_pools(cycle: Cycle, e: Entry, current: dict[str, int], count: int) -> dict[str, int]:
+    """Which pools' Deployments the unplaced replicas stay in: where the admission is short."""
+    if count <= 0:
+        return {}
+    have = dict(_pool_counts(cycle, e))
+    out: dict[str, int] = {}
+    order = [p for p in e.pools if p in current] + [p for p in current if p not in e.pools]
+    for pool in order:
+        short = current[pool] - have.get(pool, 0)
+        take = min(max(0, short), count)
+        if take:
+            out[pool] = take
+            count -= take
+    if count and order:
+        out[order[0]] = out.get(order[0], 0) + count
+    elif count and e.pools:
+        out[e.pools[0]] = count
+    return out
+
+
+def _freeze(cycle: Cycle, e: Entry) -> bool:
+    """Keep what a workload that cannot be planned holds, if any of its pods runs: its
+    Deployments stay as they are. False (nothing kept) when none of its pods exists.
+
+    Its running pods stay, count on their nodes (they always do) and in its budget when it has
+    one, until the spec is fixed, the budget restored, or the workload deleted.
+    """
+    current = _current(e.w)
+    kept = _keep_pods(cycle, e, current)
+    if not kept:
+        e.pinned.clear()
+        return False
+    e.frozen = True
+    e.nodes = kept
+    e.per_pool = tuple(current.items())
+    e.admitted = e.start
+    e.state = "Admitted"
+    where = f"counted in budget {e.budget}" if e.budget else "counted in no budget"
+    e.message += (
+        f"; its {msg.plural(e.start, 'admitted replica')} keep running ({where}) and are "
+        "left as they are until this is fixed or the workload is deleted"
+    )
+    if e.budget is not None:
+        cycle.ledger.add(e.budget, e.admitted * e.w.cores_per_replica)
+    return True
 
 
 def _trim(cycle: Cycle, e: Entry, kept: dict[int, int], excess: int) -> None:
     """Drop replicas from the least preferred pools first (the spec asked for fewer)."""
     rank = {p: i for i, p in enumerate(e.pools)}
     pool_of = cycle.capacity.pool
-    for node in sorted(kept, key=lambda n: (-rank.get(pool_of[n] or "", 0), -n)):
+    for node in sorted(kept, key=lambda n: (-rank.get(e.pinned.get(n) or pool_of[n] or "", 0), -n)):
         if excess <= 0:
             break
         drop = min(kept[node], excess)
@@ -114,11 +219,9 @@ def _trim(cycle: Cycle, e: Entry, kept: dict[int, int], excess: int) -> None:
             del kept[node]
 
 
-def _note_changes(
-    cycle: Cycle, e: Entry, current: dict[str, int], target: int, missing: int, got: int
-) -> None:
-    if target < e.start:
-        e.events.append(f"scaled down from {e.start} to {target} replicas")
+def _note_changes(cycle: Cycle, e: Entry, current: dict[str, int], asked: int) -> None:
+    if asked < e.start:
+        e.events.append(f"scaled down from {e.start} to {asked} replicas")
     now = assignments(cycle, e)
     new = dict(now)
     gained = [p for p, r in now if r > current.get(p, 0)]
@@ -127,27 +230,33 @@ def _note_changes(
         lost = [p for p in sorted(current) if new.get(p, 0) < current[p]]
         e.events.append(
             f"moved {msg.plural(moved, 'replica')} from {msg.pool_list(lost)} to "
-            f"{msg.pool_list(gained)}: their nodes are gone, unschedulable, full or no longer "
-            "allowed"
-        )
-    if got < missing:
-        e.events.append(
-            f"shrunk from {target} to {e.admitted} replicas: {missing - got} replicas without "
-            "a node could not be placed again"
+            f"{msg.pool_list(gained)}: their pods are gone and their pools are full or no "
+            "longer allowed"
         )
 
 
 def assignments(cycle: Cycle, e: Entry) -> tuple[tuple[str, int], ...]:
-    """Replicas per pool, in the workload's pool preference order."""
+    """Replicas per pool (placed and unplaced), in the workload's pool preference order; pools
+    it may no longer use but still has replicas in come last."""
     if e.per_pool is not None:
         return e.per_pool
-    per_pool: dict[str | None, int] = {}
+    per_pool = _pool_counts(cycle, e)
+    for pool, replicas in e.unplaced.items():
+        per_pool[pool] = per_pool.get(pool, 0) + replicas
+    order = list(e.pools) + sorted(p for p in per_pool if p not in e.pools)
+    e.per_pool = tuple((p, per_pool[p]) for p in order if per_pool.get(p))
+    return e.per_pool
+
+
+def _pool_counts(cycle: Cycle, e: Entry) -> dict[str, int]:
+    """Placed replicas per pool (a pinned node counts in the pool its pods belong to)."""
+    per_pool: dict[str, int] = {}
     pool_of = cycle.capacity.pool
     for node, replicas in e.nodes.items():
-        pool = pool_of[node]
-        per_pool[pool] = per_pool.get(pool, 0) + replicas
-    e.per_pool = tuple((p, per_pool[p]) for p in e.pools if p in per_pool)
-    return e.per_pool
+        pool = e.pinned.get(node) or pool_of[node]
+        if pool is not None:
+            per_pool[pool] = per_pool.get(pool, 0) + replicas
+    return per_pool
 
 
 ADMITTED, FAILED, DEFERRED = "admitted", "failed", "deferred"
@@ -184,6 +293,7 @@ def admit_queue(cycle: Cycle, queue: Sequence[tuple[QueueKey, Entry]]) -> None:
             later.append((key, e))
         elif outcome == FAILED and key[1] == 0 and budgets[budget].queueing == "StrictFIFO":
             blocked[budget] = e
+    reclaimers = _waiting_reclaimers(cycle, queue)
     for key, e in later:
         budget = e.budget
         assert budget is not None
@@ -192,7 +302,10 @@ def admit_queue(cycle: Cycle, queue: Sequence[tuple[QueueKey, Entry]]) -> None:
             e.blocked_by = head
             continue
         growth = key[1] == 1 or e.admitted > held[id(e)]
-        outcome = try_admit(cycle, e, growth, own_only=False)
+        # Growth never borrows what a waiting cohort member may reclaim: it would be preempted
+        # in the same cycle, and grow back the next, while the reclaimer starves.
+        own_only = growth and _may_be_reclaimed(cycle, e, reclaimers)
+        outcome = try_admit(cycle, e, growth, own_only=own_only)
         if outcome == FAILED and not growth and budgets[budget].queueing == "StrictFIFO":
             blocked[budget] = e
     for _, e in queue:
@@ -202,6 +315,38 @@ def admit_queue(cycle: Cycle, queue: Sequence[tuple[QueueKey, Entry]]) -> None:
                 e.events.append(f"grew from {before} to {e.admitted} replicas")
             else:
                 e.events.append(f"admitted {msg.plural(e.admitted, 'replica')} of {e.w.replicas}")
+
+
+def _waiting_reclaimers(
+    cycle: Cycle, queue: Sequence[tuple[QueueKey, Entry]]
+) -> dict[str, list[Entry]]:
+    """Per cohort, fresh work not admitted yet whose budget may reclaim lent cores."""
+    out: dict[str, list[Entry]] = {}
+    for key, e in queue:
+        budget = e.budget
+        assert budget is not None
+        policy = cycle.budgets[budget]
+        if (
+            key[1] == 0
+            and e.admitted == 0
+            and policy.cohort
+            and policy.reclaim_from_cohort != "Never"
+        ):
+            out.setdefault(policy.cohort, []).append(e)
+    return out
+
+
+def _may_be_reclaimed(cycle: Cycle, e: Entry, reclaimers: dict[str, list[Entry]]) -> bool:
+    budget = e.budget
+    assert budget is not None
+    cohort = cycle.budgets[budget].cohort
+    for r in reclaimers.get(cohort or "", ()):
+        if r.budget == budget or r.admitted:
+            continue
+        policy = cycle.budgets[r.budget or ""].reclaim_from_cohort
+        if policy == "Any" or r.w.priority > e.w.priority:
+            return True
+    return False
 
 
 def try_admit(cycle: Cycle, e: Entry, growth: bool, own_only: bool = False) -> str:
@@ -258,6 +403,8 @@ def explain(cycle: Cycle, entries: Sequence[Entry]) -> None:
 
 def describe(cycle: Cycle, e: Entry) -> tuple[Reason, str]:
     """Reason and message for a queued workload, as things stand now."""
+    if e.unplaced:
+        return Reason.REPLICAS_UNPLACED, _unplaced(cycle, e)
     if e.admitted >= e.w.replicas:
         return Reason.ADMITTED, (
             f"admitted {msg.shape(e.w.replicas, e.cores, e.w.memory_per_replica)} in "
@@ -313,6 +460,22 @@ def _why_waiting(cycle: Cycle, e: Entry) -> tuple[Reason, str]:
     # It fits now but did not at its turn: cores were taken or held by work ahead of it.
     reason = e.failed or Reason.NO_CAPACITY
     return reason, f"{needs}; cores it could use went to work ahead of it this cycle"
+
+
+def _unplaced(cycle: Cycle, e: Entry) -> str:
+    w = e.w
+    count = sum(e.unplaced.values())
+    text = (
+        f"{count} of {e.admitted} admitted replicas lost their pods (node gone, drained or "
+        f"evicted) and wait for room: {_capacity_room(cycle, e, count)}; the running replicas "
+        "keep their place"
+    )
+    if w.min_replicas < w.replicas and e.admitted > e.min:
+        text += (
+            f"; unless room frees up, the workload shrinks toward minReplicas {e.min} "
+            f"{msg.plural(int(cycle.shrink_grace), 'second')} after they were lost"
+        )
+    return text
 
 
 def _partial(cycle: Cycle, e: Entry) -> str:

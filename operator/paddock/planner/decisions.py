@@ -39,6 +39,9 @@ class Reason(StrEnum):
       for it; it is admitted in a following cycle, once their pods are gone.
     - ``Preempted``: it was shrunk or evicted to make room for a higher-priority workload (or
       for a budget reclaiming its lent cores).
+    - ``ReplicasUnplaced``: admitted replicas lost their pods (a node was deleted or drained, a
+      pod evicted) and no node has room for them yet. The running replicas keep their place;
+      an elastic workload shrinks toward minReplicas after the grace period.
     - ``InvalidSpec``: the spec cannot be planned (minReplicas > replicas, coresPerReplica < 1,
       negative counts). Normally the API server's validation rejects these first.
     """
@@ -55,6 +58,7 @@ class Reason(StrEnum):
     BLOCKED_BY_QUEUE_HEAD = "BlockedByQueueHead"
     PREEMPTING = "Preempting"
     PREEMPTED = "Preempted"
+    REPLICAS_UNPLACED = "ReplicasUnplaced"
     INVALID_SPEC = "InvalidSpec"
 
 
@@ -86,6 +90,10 @@ class WorkloadDecision:
     message: str
     queue_position: int | None
     events: tuple[str, ...] = ()
+    unplaced_replicas: int = 0
+    """Admitted replicas without a pod and without room (see `Reason.REPLICAS_UNPLACED`)."""
+    frozen: bool = False
+    """The workload cannot be planned (see `reason`): its Deployments are left as they are."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

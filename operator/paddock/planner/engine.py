@@ -59,7 +59,14 @@ class Planner:
         nodes = _unique(snapshot.nodes, "node", lambda n: n.name)
         workloads = _unique(snapshot.workloads, "workload", lambda w: w.key)
         capacity = Capacity(tuple(nodes.values()), pools)
-        self._cycle = cycle = Cycle(budgets, pools, capacity, Ledger(budgets.values()))
+        self._cycle = cycle = Cycle(
+            budgets,
+            pools,
+            capacity,
+            Ledger(budgets.values()),
+            now=snapshot.now,
+            shrink_grace=snapshot.shrink_grace,
+        )
         for w in workloads.values():
             cycle.entries[w.key] = resolve(w, cycle)
         entries = list(cycle.entries.values())
@@ -129,10 +136,11 @@ class Planner:
             nodes = e.nodes
             per_pool: tuple[tuple[str, int], ...] = ()
             placements: tuple[tuple[str, int], ...] = ()
-            if nodes:  # every admitted replica has a node in the simulation
+            if nodes or e.unplaced or e.frozen:
                 per_pool = assignments(cycle, e)
                 for pool, replicas in per_pool:
-                    paddock[pool] += replicas * w.cores_per_replica
+                    if pool in paddock:  # not a pool that was deleted under running pods
+                        paddock[pool] += replicas * w.cores_per_replica
                 placements = tuple([(names[n], nodes[n]) for n in sorted(nodes)])
             state = e.state
             if e.admitted > 0:
@@ -153,6 +161,8 @@ class Planner:
                 message=e.message,
                 queue_position=positions.get(w.key),
                 events=tuple(e.events),
+                unplaced_replicas=sum(e.unplaced.values()),
+                frozen=e.frozen,
             )
         return Plan(
             workloads=MappingProxyType(decisions),

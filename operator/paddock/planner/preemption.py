@@ -39,6 +39,9 @@ from . import messages as msg
 from .decisions import Reason, Victim
 from .work import Cycle, Entry
 
+UNPLACED = -1
+"""Stands for a victim's admitted replicas that have no pod (see `Entry.unplaced`)."""
+
 Targets = dict[Entry, int]
 """Victim -> the replicas it keeps."""
 
@@ -219,6 +222,8 @@ class _Preemption:
             rank = {p: i for i, p in enumerate(v.pools)}
             pool_of = self.cap.pool
             order = sorted(v.nodes, key=lambda n: (-rank.get(pool_of[n] or "", -1), -n))
+            if v.unplaced:
+                order.insert(0, UNPLACED)  # replicas without a pod go first: they free no node
             self.order[v] = order
         skip = v.admitted - keep_now
         excess = keep_now - keep
@@ -226,7 +231,7 @@ class _Preemption:
         for node in order:
             if excess <= 0:
                 break
-            replicas = v.nodes[node]
+            replicas = sum(v.unplaced.values()) if node == UNPLACED else v.nodes[node]
             if skip >= replicas:
                 skip -= replicas
                 continue
@@ -250,7 +255,8 @@ class _Preemption:
         memory = v.w.memory_per_replica
         take = self.cap.take
         for node, replicas in self.removal(v, high, low):
-            take(node, sign * replicas * cores, sign * replicas * memory)
+            if node != UNPLACED:
+                take(node, sign * replicas * cores, sign * replicas * memory)
         assert v.budget is not None
         self.ledger.add(v.budget, (keep - keep_now) * cores)
 
@@ -267,6 +273,9 @@ class _Preemption:
             removal = self.removal(v, before, keep)
             self.release(v, before, keep)
             for node, replicas in removal:
+                if node == UNPLACED:
+                    _drop_unplaced(v, replicas)
+                    continue
                 back = self.freed.setdefault(node, [0, 0])
                 back[0] += replicas * v.cores
                 back[1] += replicas * v.w.memory_per_replica
@@ -327,6 +336,19 @@ class _Preemption:
             self.cap.take(node, max(0, cores - back[0]), max(0, memory - back[1]))
 
 
+def _drop_unplaced(v: Entry, replicas: int) -> None:
+    """Give up `replicas` of the victim's unplaced replicas, least preferred pool first."""
+    rank = {p: i for i, p in enumerate(v.pools)}
+    for pool in sorted(v.unplaced, key=lambda p: -rank.get(p, len(rank))):
+        take = min(replicas, v.unplaced[pool])
+        v.unplaced[pool] -= take
+        replicas -= take
+        if not v.unplaced[pool]:
+            del v.unplaced[pool]
+        if not replicas:
+            break
+
+
 def _dominates(failed: Signature, wanted: Signature) -> bool:
     """A workload that needs no less than one that could not preempt, with no higher priority
     (so no more candidates), cannot preempt either."""
@@ -342,7 +364,12 @@ def _holders(cycle: Cycle) -> dict[str, list[Entry]]:
     """Admitted workloads per budget, in victim order: lowest priority, then newest, then key
     descending. That is exactly the queue order reversed, and a total order, so choices never
     depend on input order."""
-    admitted = [e for e in cycle.entries.values() if e.admitted > 0 and e.budget is not None]
+    # A frozen workload is never a victim: its Deployments are left as they are (rule 9).
+    admitted = [
+        e
+        for e in cycle.entries.values()
+        if e.admitted > 0 and e.budget is not None and not e.frozen
+    ]
     admitted.sort(key=attrgetter("rank"), reverse=True)
     holders: dict[str, list[Entry]] = {}
     for position, e in enumerate(admitted):

@@ -93,6 +93,12 @@ class Workload:
     subtracted from those nodes' `free_cores`. `placed` should count only pods of the current
     shape (cores_per_replica): pods of an old shape are being replaced and hold no admission.
     `created` orders equal priorities (older first); ties are broken by `key`.
+
+    `invalid` is why the operator could not read the spec (empty when it could): such a workload
+    is never queued, but what it already holds (`current`, with its running pods) is kept and
+    counted until the spec is fixed or the workload deleted. `unplaced_since` is when some of
+    its admitted replicas were last found without a pod and without room (None: not so):
+    after `Snapshot.shrink_grace` an elastic workload shrinks toward minReplicas.
     """
 
     key: str
@@ -110,14 +116,22 @@ class Workload:
     spread: Spread = "None"
     current: PoolReplicas = ()
     placed: NodeReplicas = ()
+    invalid: str = ""
+    unplaced_since: float | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Snapshot:
     """Everything one planning cycle needs. Order of the tuples does not matter: the planner
-    sorts by name/key first, so the operator's index iteration order cannot change a plan."""
+    sorts by name/key first, so the operator's index iteration order cannot change a plan.
+
+    `now` (seconds, the same clock as `Workload.unplaced_since`) and `shrink_grace` decide when
+    an elastic workload whose lost replicas cannot be placed again gives them up.
+    """
 
     nodes: tuple[Node, ...] = ()
     pools: tuple[Pool, ...] = ()
     budgets: tuple[Budget, ...] = ()
     workloads: tuple[Workload, ...] = ()
+    now: float = 0.0
+    shrink_grace: float = 300.0

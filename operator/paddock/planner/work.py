@@ -31,16 +31,19 @@ class Entry:
         "budget",
         "events",
         "failed",
+        "frozen",
         "message",
         "min",
         "nodes",
         "per_pool",
+        "pinned",
         "pools",
         "queued",
         "rank",
         "reason",
         "start",
         "state",
+        "unplaced",
         "victim_rank",
         "w",
     )
@@ -58,6 +61,14 @@ class Entry:
         self.start = sum(r for _, r in workload.current if r > 0)
         self.admitted = 0
         self.nodes: dict[int, int] = {}
+        # Kept pods on nodes whose pool is not the one their Deployment is in (the node left the
+        # pool, or the pool is gone): node -> the pool they count in.
+        self.pinned: dict[int, str] = {}
+        # Admitted replicas without a pod and without room (pool -> replicas): they keep their
+        # place in the Deployments (and the budget) while the workload is Degraded.
+        self.unplaced: dict[str, int] = {}
+        # Holds what it has without being planned (its spec cannot be read or queued).
+        self.frozen = False
         # Replicas per pool derived from `nodes`; None when `nodes` changed since computed.
         self.per_pool: tuple[tuple[str, int], ...] | None = None
         self.events: list[str] = []
@@ -78,7 +89,17 @@ class Entry:
 class Cycle:
     """Shared state of one planning cycle."""
 
-    __slots__ = ("budget_pools", "budgets", "capacity", "entries", "ledger", "pool_orders", "pools")
+    __slots__ = (
+        "budget_pools",
+        "budgets",
+        "capacity",
+        "entries",
+        "ledger",
+        "now",
+        "pool_orders",
+        "pools",
+        "shrink_grace",
+    )
 
     def __init__(
         self,
@@ -86,7 +107,11 @@ class Cycle:
         pools: Mapping[str, Pool],
         capacity: Capacity,
         ledger: Ledger,
+        now: float = 0.0,
+        shrink_grace: float = 300.0,
     ) -> None:
+        self.now = now
+        self.shrink_grace = shrink_grace
         self.budgets = budgets
         self.pools = pools
         self.capacity = capacity
@@ -106,38 +131,21 @@ def budget_pool_order(budget: Budget, pools: Mapping[str, Pool]) -> tuple[str, .
 
 
 def resolve(workload: Workload, cycle: Cycle) -> Entry:
-    """Resolve the budget, validate the spec and order the pools; queue it if all is well."""
-    budgets = cycle.budgets
+    """Resolve the budget, validate the spec and order the pools; queue it if all is well.
+
+    A workload that is not queued keeps what it holds (see `admission.hold_committed`), so the
+    budget is resolved even for an unreadable spec: its running replicas still count there.
+    """
     entry = Entry(workload)
     w = workload
-    if w.budget is not None:
-        if w.budget not in budgets:
-            entry.reason = Reason.UNKNOWN_BUDGET
-            entry.message = f"budget {w.budget} does not exist"
-            return entry
-        if w.budget not in w.budget_candidates:
-            entry.reason = Reason.NAMESPACE_NOT_ALLOWED
-            entry.message = (
-                f"budget {w.budget} does not select namespace {w.namespace} "
-                "(see its namespaceSelector)"
-            )
-            return entry
-        entry.budget = w.budget
-    else:
-        candidates = sorted({c for c in w.budget_candidates if c in budgets})
-        if not candidates:
-            entry.reason = Reason.NO_BUDGET
-            entry.message = f"no CoreBudget selects namespace {w.namespace}"
-            return entry
-        if len(candidates) > 1:
-            entry.reason = Reason.AMBIGUOUS_BUDGET
-            entry.message = (
-                f"budgets {', '.join(candidates)} all select namespace {w.namespace}; "
-                "set spec.budget"
-            )
-            return entry
-        entry.budget = candidates[0]
-
+    entry.budget, reason, message = _resolve_budget(w, cycle.budgets)
+    if w.invalid:
+        entry.reason, entry.message = Reason.INVALID_SPEC, w.invalid
+        return entry
+    if reason is not None:
+        entry.reason, entry.message = reason, message
+        return entry
+    assert entry.budget is not None
     problem = _invalid(w)
     if problem:
         entry.reason = Reason.INVALID_SPEC
@@ -153,14 +161,49 @@ def resolve(workload: Workload, cycle: Cycle) -> Entry:
     key = (entry.budget, w.pools)
     known = cycle.pool_orders.get(key)
     if known is None:
-        known = cycle.pool_orders[key] = _pool_order(cycle, budgets[entry.budget], w.pools)
+        known = cycle.pool_orders[key] = _pool_order(cycle, cycle.budgets[entry.budget], w.pools)
     entry.pools, problem = known
-    if problem:
+    # Pools without a schedulable node stop new work only: a workload that holds replicas keeps
+    # them (cordoned or NotReady nodes keep their pods; rule 8 of the design).
+    if problem and not (entry.pools and entry.start > 0 and _has_pods(w, cycle)):
         entry.reason = Reason.NO_MATCHING_POOL
         entry.message = problem
         return entry
     entry.queued = True
     return entry
+
+
+def _has_pods(w: Workload, cycle: Cycle) -> bool:
+    """Whether any of the workload's pods is bound to a node that still exists."""
+    index = cycle.capacity.index
+    return any(replicas > 0 and node in index for node, replicas in w.placed)
+
+
+def _resolve_budget(
+    w: Workload, budgets: Mapping[str, Budget]
+) -> tuple[str | None, Reason | None, str]:
+    """(budget, None, "") when the workload's budget is known, else (None, reason, message)."""
+    if w.budget is not None:
+        if w.budget not in budgets:
+            return None, Reason.UNKNOWN_BUDGET, f"budget {w.budget} does not exist"
+        if w.budget not in w.budget_candidates:
+            return (
+                None,
+                Reason.NAMESPACE_NOT_ALLOWED,
+                f"budget {w.budget} does not select namespace {w.namespace} "
+                "(see its namespaceSelector)",
+            )
+        return w.budget, None, ""
+    candidates = sorted({c for c in w.budget_candidates if c in budgets})
+    if not candidates:
+        return None, Reason.NO_BUDGET, f"no CoreBudget selects namespace {w.namespace}"
+    if len(candidates) > 1:
+        return (
+            None,
+            Reason.AMBIGUOUS_BUDGET,
+            f"budgets {', '.join(candidates)} all select namespace {w.namespace}; set spec.budget",
+        )
+    return candidates[0], None, ""
 
 
 def _pool_order(

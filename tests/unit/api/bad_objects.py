@@ -201,6 +201,157 @@ BAD: list[Case] = [
         {"spec.template.metadata.labels": {"app": "has spaces"}},
         "spec.template.metadata.labels",
     ),
+    # --- AgentWorkload: the template is a real Kubernetes PodSpec
+    _agent("env-not-a-list", {f"{CONTAINER}[0].env": 5}, f"{CONTAINER}[0].env"),
+    _agent(
+        "env-item-no-name", {f"{CONTAINER}[0].env": [{"value": "1"}]}, f"{CONTAINER}[0].env[0].name"
+    ),
+    _agent(
+        "env-value-number",
+        {f"{CONTAINER}[0].env": [{"name": "THREADS", "value": 4}]},
+        f"{CONTAINER}[0].env[0].value",
+    ),
+    _agent(
+        "env-duplicate",
+        {f"{CONTAINER}[0].env": [{"name": "A", "value": "1"}, {"name": "A", "value": "2"}]},
+        f"{CONTAINER}[0].env[1]",
+    ),
+    _agent("ports-string", {f"{CONTAINER}[0].ports": "x"}, f"{CONTAINER}[0].ports"),
+    _agent(
+        "port-quoted",
+        {f"{CONTAINER}[0].ports": [{"containerPort": "8080"}]},
+        f"{CONTAINER}[0].ports[0].containerPort",
+    ),
+    _agent(
+        "ports-duplicate",
+        {f"{CONTAINER}[0].ports": [{"containerPort": 80}, {"containerPort": 80}]},
+        f"{CONTAINER}[0].ports[1]",
+    ),
+    _agent(
+        "cpu-list",
+        {f"{CONTAINER}[0].resources": {"requests": {"cpu": []}}},
+        f"{CONTAINER}[0].resources.requests.cpu",
+    ),
+    _agent(
+        "cpu-not-a-quantity",
+        {f"{CONTAINER}[0].resources": {"limits": {"cpu": "lots"}}},
+        f"{CONTAINER}[0].resources.limits.cpu",
+    ),
+    _agent(
+        "memory-fraction-unquoted",
+        {f"{CONTAINER}[0].resources": {"requests": {"memory": 1.5}}},
+        f"{CONTAINER}[0].resources.requests.memory",
+    ),
+    _agent(
+        "resources-list",
+        {f"{CONTAINER}[0].resources": ["cpu=1"]},
+        f"{CONTAINER}[0].resources",
+    ),
+    _agent("container-unknown-field", {f"{CONTAINER}[0].portz": []}, f"{CONTAINER}[0].portz"),
+    _agent("container-name-null", {f"{CONTAINER}[0].name": None}, f"{CONTAINER}[0].name"),
+    _agent(
+        "port-beyond-int32",
+        {f"{CONTAINER}[0].ports": [{"containerPort": 2**40}]},
+        f"{CONTAINER}[0].ports[0].containerPort",
+    ),
+    _agent(
+        "deadline-beyond-int64",
+        {"spec.template.spec.activeDeadlineSeconds": 2**64},
+        "spec.template.spec.activeDeadlineSeconds",
+    ),
+    _agent("env-null-item", {f"{CONTAINER}[0].env": [None]}, f"{CONTAINER}[0].env[0]"),
+    _agent(
+        "pull-policy-unknown",
+        {f"{CONTAINER}[0].imagePullPolicy": "Sometimes"},
+        f"{CONTAINER}[0].imagePullPolicy",
+    ),
+    _agent("command-string", {f"{CONTAINER}[0].command": "sleep 1"}, f"{CONTAINER}[0].command"),
+    _agent("args-numbers", {f"{CONTAINER}[0].args": ["--threads", 4]}, f"{CONTAINER}[0].args[1]"),
+    _agent(
+        "privileged-string",
+        {f"{CONTAINER}[0].securityContext": {"privileged": "yes"}},
+        f"{CONTAINER}[0].securityContext.privileged",
+    ),
+    _agent(
+        "probe-port-fraction",
+        {f"{CONTAINER}[0].readinessProbe": {"httpGet": {"port": 80.5}}},
+        f"{CONTAINER}[0].readinessProbe.httpGet.port",
+    ),
+    _agent(
+        "probe-unknown-handler",
+        {f"{CONTAINER}[0].livenessProbe": {"http": {"port": 80}}},
+        f"{CONTAINER}[0].livenessProbe.http",
+    ),
+    _agent("containers-object", {CONTAINER: {"name": "agent", "image": "a:1"}}, CONTAINER),
+    _agent("container-string", {CONTAINER: ["agent:1"]}, f"{CONTAINER}[0]"),
+    _agent(
+        "init-containers-string",
+        {"spec.template.spec.initContainers": "busybox"},
+        "spec.template.spec.initContainers",
+    ),
+    _agent(
+        "init-container-no-name",
+        {"spec.template.spec.initContainers": [{"image": "busybox:1"}]},
+        "spec.template.spec.initContainers[0].name",
+    ),
+    _agent(
+        "volumes-object",
+        {"spec.template.spec.volumes": {"name": "v"}},
+        "spec.template.spec.volumes",
+    ),
+    _agent(
+        "volume-source-string",
+        {"spec.template.spec.volumes": [{"name": "v", "emptyDir": "yes"}]},
+        "spec.template.spec.volumes[0].emptyDir",
+    ),
+    _agent(
+        "volume-no-name",
+        {"spec.template.spec.volumes": [{"emptyDir": {}}]},
+        "spec.template.spec.volumes[0].name",
+    ),
+    _agent(
+        "volume-claim-template-name",
+        {
+            "spec.template.spec.volumes": [
+                {
+                    "name": "scratch",
+                    "ephemeral": {"volumeClaimTemplate": {"metadata": {"name": "x"}, "spec": {}}},
+                }
+            ]
+        },
+        "spec.template.spec.volumes[0].ephemeral.volumeClaimTemplate.metadata.name",
+    ),
+    _agent(
+        "pod-unknown-field",
+        {"spec.template.spec.nodeSelectr": {"a": "b"}},
+        "spec.template.spec.nodeSelectr",
+    ),
+    _agent(
+        "node-selector-number",
+        {"spec.template.spec.nodeSelector": {"disk": 1}},
+        "spec.template.spec.nodeSelector.disk",
+    ),
+    _agent(
+        "tolerations-object",
+        {"spec.template.spec.tolerations": {"key": "a"}},
+        "spec.template.spec.tolerations",
+    ),
+    _agent(
+        "grace-period-string",
+        {"spec.template.spec.terminationGracePeriodSeconds": "30s"},
+        "spec.template.spec.terminationGracePeriodSeconds",
+    ),
+    _agent(
+        "host-network-string",
+        {"spec.template.spec.hostNetwork": "true"},
+        "spec.template.spec.hostNetwork",
+    ),
+    _agent(
+        "affinity-list",
+        {"spec.template.spec.affinity": {"nodeAffinity": []}},
+        "spec.template.spec.affinity.nodeAffinity",
+    ),
+    _agent("pod-spec-string", {"spec.template.spec": "pod"}, "spec.template.spec"),
     _agent(
         "name-too-long",
         {"metadata.name": PREFIX + LONG_NAME},
@@ -306,6 +457,67 @@ GOOD: list[Case] = [
                 f"{CONTAINER}[0].ports": [{"containerPort": 8080}],
                 f"{CONTAINER}[0].resources": {"requests": {"cpu": "1"}},
                 "spec.template.metadata.annotations": {"example.com/note": "kept"},
+            },
+        ),
+    ),
+    Case(
+        "aw-real-pod-spec",
+        edit(
+            agent("real-pod"),
+            {
+                CONTAINER: [
+                    {
+                        "name": "agent",
+                        "image": "ghcr.io/example/agent:1",
+                        "env": [
+                            {"name": "MODEL", "value": "/models/q4.gguf"},
+                            {
+                                "name": "TOKEN",
+                                "valueFrom": {"secretKeyRef": {"name": "t", "key": "k"}},
+                            },
+                        ],
+                        "ports": [{"containerPort": 8080, "name": "http"}],
+                        "resources": {
+                            "requests": {"cpu": 2, "memory": "1Gi"},
+                            "limits": {"cpu": "2"},
+                        },
+                        "readinessProbe": {"httpGet": {"path": "/healthz", "port": "http"}},
+                        "volumeMounts": [{"name": "models", "mountPath": "/models"}],
+                        "workingDir": None,
+                    },
+                    {"name": "log-shipper", "image": "busybox:1", "args": ["tail", "-F", "/log"]},
+                ],
+                "spec.template.spec.initContainers": [
+                    {"name": "sidecar", "image": "busybox:1", "restartPolicy": "Always"}
+                ],
+                "spec.template.spec.volumes": [
+                    {
+                        "name": "models",
+                        "ephemeral": {
+                            "volumeClaimTemplate": {
+                                "metadata": {"labels": {"app": "agent"}},
+                                "spec": {
+                                    "accessModes": ["ReadWriteOnce"],
+                                    "resources": {"requests": {"storage": "10Gi"}},
+                                },
+                            }
+                        },
+                    }
+                ],
+                "spec.template.spec.nodeSelector": {"disk": "ssd"},
+                "spec.template.spec.terminationGracePeriodSeconds": 30,
+            },
+        ),
+    ),
+    Case(
+        "aw-whole-floats-and-nulls",
+        edit(
+            agent("floats-nulls"),
+            {
+                f"{CONTAINER}[0].resources": {"requests": {"cpu": 2.0}},
+                f"{CONTAINER}[0].ports": [{"containerPort": 80.0, "name": None}],
+                "spec.template.spec.nodeSelector": {"disk": None},
+                "spec.template.spec.activeDeadlineSeconds": 2**63 - 1,
             },
         ),
     ),

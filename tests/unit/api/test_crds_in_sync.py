@@ -3,6 +3,8 @@ CRDs are structural, documented and consistent with their printer columns."""
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -14,12 +16,13 @@ from paddock.api import KINDS
 from paddock.api.crdgen import CRD_DIR, main, render_crds
 from paddock.api.docgen import DOC_PATH, render_api_docs
 from paddock.api.docgen import main as docs_main
+from paddock.api.podspec import DESCRIPTION_DEPTH, QUANTITY_PATTERN
 
 FIX = "run hack/gen-crds.sh and commit crds/ and docs/api.md"
 
 
 def test_crds_directory_matches_the_models() -> None:
-    rendered = render_crds()
+    rendered = _rendered()
     on_disk = {path.name: path.read_text() for path in CRD_DIR.glob("*.yaml")}
     assert set(on_disk) == set(rendered), FIX
     for name, text in rendered.items():
@@ -47,10 +50,17 @@ def test_check_mode_reports_drift(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert docs_main(["--check", "--out", str(doc)]) == 0
 
 
+@functools.cache  # rendering and parsing the ~300 KB AgentWorkload CRD takes a while
+def _rendered() -> dict[str, str]:
+    return render_crds()
+
+
+@functools.cache
 def _crds() -> dict[str, dict[str, Any]]:
+    """The rendered CRDs as data (shared: do not modify)."""
     return {
         doc["spec"]["names"]["kind"]: doc
-        for doc in (yaml.safe_load(text) for text in render_crds().values())
+        for doc in (yaml.safe_load(text) for text in _rendered().values())
     }
 
 
@@ -74,21 +84,34 @@ def test_schema_is_structural(kind: str) -> None:
     for path, node in _nodes(_schema(kind)):
         for keyword in ("$ref", "$defs", "anyOf", "allOf", "oneOf", "not", "title", "const"):
             assert keyword not in node, f"{kind}{path}: {keyword}"
-        assert "type" in node or node.get("x-kubernetes-preserve-unknown-fields"), path
+        untyped = ("x-kubernetes-preserve-unknown-fields", "x-kubernetes-int-or-string")
+        assert "type" in node or any(node.get(key) for key in untyped), path
+        if node.get("x-kubernetes-int-or-string"):
+            assert "type" not in node and "properties" not in node, path
         assert node.get("additionalProperties") is not False, path
         assert not ("properties" in node and "additionalProperties" in node), path
         assert "default" not in node or node["default"] is not None, path
         assert not node.get("uniqueItems"), path
 
 
+POD_SPEC = ".spec.template.spec"
+
+
+def _pod_spec_depth(path: str) -> int:
+    """Fields below spec.template.spec: containers is 1, containers[].env is 2."""
+    return path.removeprefix(POD_SPEC).count(".") if path.startswith(POD_SPEC) else 0
+
+
 @pytest.mark.parametrize("kind", list(KINDS))
 def test_every_field_is_documented(kind: str) -> None:
+    """Every Paddock field; in the Kubernetes PodSpec, the fields DESCRIPTION_DEPTH deep."""
     undocumented = [
         path
         for path, node in _nodes(_schema(kind))
         if path.count(".") >= 1
         and not path.endswith(("[]", "{}"))
         and path not in (".metadata",)
+        and _pod_spec_depth(path) <= DESCRIPTION_DEPTH
         and not node.get("description")
     ]
     assert undocumented == [], f"{kind}: fields without a description: {undocumented}"
@@ -160,12 +183,69 @@ def test_cross_field_rules_are_attached_with_messages() -> None:
                 assert field_path.startswith("."), (kind, path)
 
 
-def test_template_keeps_unknown_pod_fields() -> None:
-    template = _schema("AgentWorkload")["properties"]["spec"]["properties"]["template"]
+def _template() -> dict[str, Any]:
+    template: dict[str, Any] = _schema("AgentWorkload")["properties"]["spec"]["properties"][
+        "template"
+    ]
+    return template
+
+
+def test_template_is_the_kubernetes_pod_spec_without_unknown_fields() -> None:
+    template = _template()
+    nodes = dict(_nodes(template))
+    assert not [path for path, n in nodes.items() if n.get("x-kubernetes-preserve-unknown-fields")]
+    assert set(template["properties"]) == {"metadata", "spec"}
+    assert set(template["properties"]["metadata"]["properties"]) == {"labels", "annotations"}
     pod_spec = template["properties"]["spec"]
-    assert pod_spec["x-kubernetes-preserve-unknown-fields"] is True
     assert pod_spec["required"] == ["containers"]
+    # The whole PodSpec of Kubernetes 1.37, not a hand-written subset.
+    expected = "containers initContainers volumes affinity securityContext resourceClaims os"
+    for name in expected.split():
+        assert name in pod_spec["properties"], name
     containers = pod_spec["properties"]["containers"]
     assert containers["minItems"] == 1
-    assert containers["items"]["x-kubernetes-preserve-unknown-fields"] is True
-    assert containers["items"]["required"] == ["name", "image"]
+    assert containers["x-kubernetes-list-type"] == "map"
+    assert containers["x-kubernetes-list-map-keys"] == ["name"]
+    container = containers["items"]
+    assert container["required"] == ["image", "name"]
+    env = container["properties"]["env"]
+    assert env["type"] == "array" and env["items"]["required"] == ["name"]
+    assert "Container" not in str(env.get("$ref", ""))
+
+
+def test_template_quantities_are_int_or_string_and_list_map_keys_are_kept() -> None:
+    nodes = dict(_nodes(_template()))
+    cpu = nodes[".spec.containers[].resources.requests{}"]
+    assert cpu["x-kubernetes-int-or-string"] is True
+    assert cpu["pattern"] == QUANTITY_PATTERN
+    port = nodes[".spec.containers[].readinessProbe.httpGet.port"]
+    assert port == {"x-kubernetes-int-or-string": True}
+    ports = nodes[".spec.containers[].ports"]
+    assert ports["x-kubernetes-list-map-keys"] == ["containerPort", "protocol"]
+    # A list-map key that is not required keeps its Kubernetes default, as the server needs.
+    assert nodes[".spec.containers[].ports[].protocol"]["default"] == "TCP"
+    defaults = {path: n["default"] for path, n in nodes.items() if "default" in n}
+    assert defaults == {
+        ".spec.containers[].ports[].protocol": "TCP",
+        ".spec.initContainers[].ports[].protocol": "TCP",
+        ".spec.ephemeralContainers[].ports[].protocol": "TCP",
+        ".spec.imagePullSecrets[].name": "",
+    }
+    # Nested ObjectMeta (an ephemeral volume's claim template) takes labels and annotations.
+    meta = nodes[".spec.volumes[].ephemeral.volumeClaimTemplate.metadata"]
+    assert set(meta["properties"]) == {"labels", "annotations"}
+    for node in nodes.values():
+        assert not any(key.startswith("x-kubernetes-patch") for key in node)
+        assert "x-paddock-type" not in node
+
+
+def test_template_descriptions_are_kept_near_the_top_only() -> None:
+    nodes = dict(_nodes(_template()))
+    assert "environment variables" in nodes[".spec.containers[].env"]["description"]
+    assert "description" not in nodes[".spec.containers[].env[].name"]
+
+
+def test_the_crd_stays_well_under_the_api_server_limits() -> None:
+    stored = len(json.dumps(_crds()["AgentWorkload"], separators=(",", ":")))
+    assert stored < 200 * 1024  # the request, the etcd object (~1.5 MiB), an annotation (256 KiB)
+    assert f"{stored} bytes as compact JSON" in DOC_PATH.read_text()

@@ -179,12 +179,22 @@ def test_snake_case_in_python_camel_case_on_the_wire() -> None:
     assert by_name.to_wire()["memoryPerReplica"] == "1Gi"
 
 
-def test_pod_template_keeps_unknown_fields() -> None:
+def test_pod_template_keeps_every_kubernetes_field_as_the_api_server_stores_it() -> None:
     manifest = agent()
     manifest["spec"]["template"]["spec"]["volumes"] = [{"name": "v", "emptyDir": {}}]
     manifest["spec"]["template"]["spec"]["containers"][0]["ports"] = [{"containerPort": 80}]
+    manifest["spec"]["template"]["spec"]["containers"][0]["workingDir"] = None
     wire = AgentWorkload.model_validate(manifest).to_wire()
-    assert wire["spec"]["template"] == manifest["spec"]["template"]
+    container = wire["spec"]["template"]["spec"]["containers"][0]
+    assert container["ports"] == [{"containerPort": 80, "protocol": "TCP"}]  # list-map key default
+    assert "workingDir" not in container  # nulls are pruned
+    assert wire["spec"]["template"]["spec"]["volumes"] == [{"name": "v", "emptyDir": {}}]
+    # The renderer's input: plain, JSON-ready data.
+    dumped = AgentWorkload.model_validate(manifest).spec.template.model_dump(
+        by_alias=True, exclude_none=True
+    )
+    assert dumped["spec"]["containers"][0]["ports"][0]["protocol"] == "TCP"
+    assert dumped["metadata"] == {"labels": {"app": "agent"}}
 
 
 def test_whole_floats_are_integers() -> None:

@@ -18,8 +18,8 @@ from kubernetes.client.exceptions import ApiException
 
 from paddock.api import AgentWorkloadSpec, CorePoolSpec
 from paddock.controller.applier import Applier, Clients
+from paddock.controller.cluster_state import ClusterState, Parsed
 from paddock.controller.observed import SPEC_HASH_ANNOTATION, DeploymentFacts, ObjectFacts
-from paddock.controller.snapshot import ClusterState, Parsed
 from paddock.controller.status import PoolMeasures
 from paddock.controller.writer import Writer
 from paddock.planner import BudgetUsage, Plan, PoolUsage, Reason, WorkloadDecision
@@ -69,6 +69,10 @@ class FakeApi:
 
     # AppsV1Api
     def patch_namespaced_deployment(self, name: str, namespace: str, body: Any, **kw: Any) -> None:
+        workload = body["metadata"]["labels"]["paddock.dev/workload"]
+        self._call("deployment", f"{namespace}/{workload}", body, kw)
+
+    def create_namespaced_deployment(self, namespace: str, body: Any, **kw: Any) -> None:
         workload = body["metadata"]["labels"]["paddock.dev/workload"]
         self._call("deployment", f"{namespace}/{workload}", body, kw)
 
@@ -228,7 +232,8 @@ def test_an_admission_at_once_is_three_writes_and_no_event() -> None:
         assert written.body["phase"] == "Admitted"
         # The watch echoes the Deployment and the status; its pods become Ready.
         digest = api.of("deployment")[0].body["metadata"]["annotations"][SPEC_HASH_ANNOTATION]
-        deployment = DeploymentFacts("agent-g4", "team/agent", "g4", 2, 2, digest)
+        name = api.of("deployment")[0].body["metadata"]["name"]
+        deployment = DeploymentFacts(name, "team/agent", "g4", 2, 2, digest)
         echoed = workload("agent", status=written.body)
         deployments = {"team/agent": (deployment,)}
         for _ in range(3):  # level-triggered: more cycles change nothing
@@ -535,7 +540,8 @@ def test_a_settled_workload_is_looked_at_again_when_the_cluster_drifts() -> None
         await applier.apply(state([workload("calm")]), plan(admitted("calm")))
         await settle(applier)
         digest = api.of("deployment")[0].body["metadata"]["annotations"][SPEC_HASH_ANNOTATION]
-        running = {"team/calm": (DeploymentFacts("calm-g4", "team/calm", "g4", 2, 2, digest),)}
+        name = api.of("deployment")[0].body["metadata"]["name"]
+        running = {"team/calm": (DeploymentFacts(name, "team/calm", "g4", 2, 2, digest),)}
         await applier.apply(state([workload("calm")], running), plan(admitted("calm")))
         await settle(applier)
         calm = workload("calm", status=api.of("status", "team/calm")[-1].body)

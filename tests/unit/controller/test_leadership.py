@@ -22,10 +22,10 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from paddock.controller.applier import Applier, Clients
+from paddock.controller.cluster_state import SnapshotBuilder
 from paddock.controller.leadership import LeaderElectionConfig, LeaseElector
 from paddock.controller.loop import SchedulingLoop
 from paddock.controller.runtime import EXIT_FENCED, EXIT_LEASE_TASK_ENDED, Runtime
-from paddock.controller.snapshot import SnapshotBuilder
 from paddock.controller.writer import Write, Writer
 
 

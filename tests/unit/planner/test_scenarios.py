@@ -596,12 +596,25 @@ def test_node_loss_shrinks_the_lowest_priority_first() -> None:
             "low", cores=4, replicas=4, min_replicas=1, priority=1, current=lost[0], placed=lost[1]
         ),
     ]
-    p = plan(snapshot(nodes=[node("g4-1", 20)], workloads=work))
+    snap = snapshot(nodes=[node("g4-1", 20)], workloads=work)
+    p = plan(snap)
     high, low = p.workloads["ns/high"], p.workloads["ns/low"]
     assert (high.reason, high.admitted_replicas, high.events) == (Reason.ADMITTED, 4, ())
+    # Within the grace period the lost replicas keep their admission and wait for room.
+    assert (low.reason, low.admitted_replicas, low.unplaced_replicas) == (
+        Reason.REPLICAS_UNPLACED,
+        4,
+        3,
+    )
+    assert low.assignments == (("g4", 4),)
+    assert "3 of 4 admitted replicas lost their pods" in low.message
+    # After it, the elastic workload gives them up.
+    lost_since = replace(work[1], unplaced_since=0.0)
+    later = replace(snap, workloads=(work[0], lost_since), now=301.0)
+    low = plan(later).workloads["ns/low"]
     assert (low.reason, low.admitted_replicas) == (Reason.PARTIALLY_ADMITTED, 1)
     assert low.events == (
-        "shrunk from 4 to 1 replicas: 3 replicas without a node could not be placed again",
+        "shrunk from 4 to 1 replicas: 3 lost replicas found no room for 300 seconds",
     )
 
 
@@ -626,11 +639,55 @@ def test_node_loss_can_preempt_lower_priority_when_the_budget_allows() -> None:
     assert settled.workloads["ns/high"].admitted_replicas == 4
 
 
-def test_node_loss_below_min_replicas_loses_the_admission() -> None:
+def test_node_loss_below_min_replicas_keeps_the_running_replica() -> None:
+    # Rule 8: the replica whose node survived keeps running; the lost one waits for room.
     snap, _ = settle(snapshot(nodes=nodes(2, 8), workloads=[workload("w", cores=8, replicas=2)]))
     d = plan(without_nodes(snap, "g4-1")).workloads["ns/w"]
-    assert (d.state, d.reason, d.admitted_replicas) == ("Queued", Reason.NO_CAPACITY, 0)
-    assert d.events[0].startswith("admission lost: only 1 of minReplicas 2")
+    assert (d.state, d.reason, d.admitted_replicas) == ("Admitted", Reason.REPLICAS_UNPLACED, 2)
+    assert (d.unplaced_replicas, d.assignments) == (1, (("g4", 2),))
+    assert d.placements == (("g4-0", 1),)
+
+
+def test_cordoned_or_not_ready_nodes_keep_their_pods() -> None:
+    # The reported incident: a cordon of one of two full nodes killed both pods.
+    snap, _ = settle(snapshot(nodes=nodes(2, 7), workloads=[workload("w", cores=7, replicas=2)]))
+    cordoned = replace(
+        snap,
+        nodes=tuple(replace(n, schedulable=n.name != "g4-0") for n in snap.nodes),
+    )
+    d = plan(cordoned).workloads["ns/w"]
+    assert (d.reason, d.admitted_replicas, d.unplaced_replicas) == (Reason.ADMITTED, 2, 0)
+    assert d.assignments == (("g4", 2),) and d.events == ()
+    everything_down = replace(snap, nodes=tuple(replace(n, schedulable=False) for n in snap.nodes))
+    d = plan(everything_down).workloads["ns/w"]
+    assert (d.reason, d.admitted_replicas, d.assignments) == (Reason.ADMITTED, 2, (("g4", 2),))
+
+
+def test_a_workload_whose_pods_are_all_gone_and_cannot_be_placed_is_queued_again() -> None:
+    snap, _ = settle(snapshot(nodes=nodes(2, 8), workloads=[workload("w", cores=8, replicas=2)]))
+    d = plan(without_nodes(snap, "g4-0", "g4-1")).workloads["ns/w"]
+    assert (d.state, d.admitted_replicas) == ("Queued", 0)
+    assert d.events[0] == "admission withdrawn: pools [g4] have no schedulable arm64 nodes"
+
+
+def test_an_unreadable_spec_keeps_its_running_replicas_counted() -> None:
+    snap, _ = settle(snapshot(nodes=nodes(2, 8), workloads=[workload("w", cores=4, replicas=3)]))
+    (w,) = snap.workloads
+    broken = replace(snap, workloads=(replace(w, invalid="spec.template: bad"),))
+    p = plan(broken)
+    d = p.workloads["ns/w"]
+    assert d.frozen and d.reason is Reason.INVALID_SPEC
+    assert (d.admitted_replicas, d.assignments) == (3, (("g4", 3),))
+    assert "keep running (counted in budget team-a)" in d.message
+    assert p.budgets["team-a"].used_cores == 12
+
+
+def test_a_vanished_budget_leaves_the_running_replicas_alone() -> None:
+    snap, _ = settle(snapshot(nodes=nodes(2, 8), workloads=[workload("w", cores=4, replicas=3)]))
+    d = plan(replace(snap, budgets=())).workloads["ns/w"]
+    assert d.frozen and d.reason is Reason.NO_BUDGET
+    assert (d.admitted_replicas, d.assignments) == (3, (("g4", 3),))
+    assert "counted in no budget" in d.message
 
 
 def test_admitted_pods_not_yet_bound_keep_their_room() -> None:
@@ -744,3 +801,20 @@ def test_incremental_add_declines_what_needs_a_full_cycle() -> None:
     planner = Planner(snap)
     assert planner.add(workload("urgent", cores=8, priority=10, created=9)) is None  # may preempt
     assert planner.add(workload("low", cores=1)) is None  # already planned
+
+
+def test_borrowing_growth_leaves_what_a_waiting_cohort_member_may_reclaim() -> None:
+    # Found by hypothesis: the higher-priority elastic workload grew by borrowing, was shrunk
+    # by reclaimFromCohort=Any in the same cycle, grew back the next, and the owner starved.
+    budgets = [
+        budget("c", 8, cohort="y", reclaim_from_cohort="Any"),
+        budget("d", 4, cohort="y"),
+    ]
+    work = [
+        workload("owner", cores=4, replicas=2, candidates=("c",)),
+        workload("grower", cores=2, replicas=3, min_replicas=1, priority=1, candidates=("d",)),
+    ]
+    _, p = settle(snapshot(nodes=[node("g4-0", 10)], budgets=budgets, workloads=work))
+    grower = p.workloads["ns/grower"]
+    assert grower.admitted_replicas == 2  # its own nominal: 4 cores
+    assert not p.victims

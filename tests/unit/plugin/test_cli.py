@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from paddock.controller.snapshot import ClusterState
+from paddock.controller.cluster_state import ClusterState
 from paddock.kubectl_plugin import cli, main
 from paddock.kubectl_plugin.cluster import Connection, PluginError, state_from_objects
 from paddock.kubectl_plugin.view import View
@@ -39,8 +39,19 @@ def node(name: str, cpu: str, pool: str = "g4") -> dict[str, Any]:
 
 def pod(name: str, node_name: str, cpu: str, workload: str | None = None) -> dict[str, Any]:
     labels = {"paddock.dev/workload": workload, "paddock.dev/pool": "g4"} if workload else {}
+    # Paddock's pods belong to a ReplicaSet of the workload's own Deployment.
+    owners = (
+        [{"kind": "ReplicaSet", "name": f"{workload}-g4-5d8f", "controller": True}]
+        if workload
+        else []
+    )
     return {
-        "metadata": {"name": name, "namespace": "team", "labels": labels},
+        "metadata": {
+            "name": name,
+            "namespace": "team",
+            "labels": labels,
+            "ownerReferences": owners,
+        },
         "spec": {
             "nodeName": node_name,
             "containers": [{"name": "c", "resources": {"requests": {"cpu": cpu}}}],
@@ -64,7 +75,11 @@ def objects() -> dict[str, list[dict[str, Any]]]:
                 "metadata": {
                     "name": "first-g4",
                     "namespace": "team",
+                    "uid": "d1",
                     "labels": {"paddock.dev/workload": "first", "paddock.dev/pool": "g4"},
+                    "ownerReferences": [
+                        {"kind": "AgentWorkload", "name": "first", "uid": "w1", "controller": True}
+                    ],
                 },
                 "spec": {"replicas": 2},
                 "status": {"readyReplicas": 2},
@@ -138,7 +153,8 @@ def test_objects_go_through_the_operators_facts_and_snapshot() -> None:
     assert workloads["team/first"].current == (("g4", 2),)
     assert workloads["team/first"].placed == (("n1", 1), ("n2", 1))
     assert workloads["team/second"].budget_candidates == ("small",)
-    assert "team/broken" not in workloads and s.workloads["team/broken"].errors
+    # An unreadable workload is still planned (as invalid), so what it runs stays counted.
+    assert workloads["team/broken"].invalid and s.workloads["team/broken"].errors
 
 
 def test_view_carries_statuses_staleness_and_problems() -> None:

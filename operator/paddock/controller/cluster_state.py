@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import functools
 import math
-from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -28,9 +29,10 @@ from paddock.api import (
     CorePoolSpec,
     describe_errors,
 )
+from paddock.controller.deployments import check_renders, replica_shape
 from paddock.controller.labels import ARCH_LABEL, INSTANCE_TYPE_LABEL, ZONE_LABEL
-from paddock.controller.observed import DeploymentFacts, ObjectFacts
-from paddock.controller.status import PoolMeasures
+from paddock.controller.observed import DeploymentFacts, NodeFacts, ObjectFacts, PdbFacts
+from paddock.controller.status import UNPLACED_CONDITION, PoolMeasures
 from paddock.controller.watched import DeploymentsByWorkload, NodesAndPods, Records
 from paddock.planner import Budget, Node, Pool, Snapshot, Workload
 
@@ -64,6 +66,8 @@ class SpecCache:
                 found = Parsed(
                     facts, None, tuple(f"spec.{line}" for line in describe_errors(error))
                 )
+            except Exception as error:  # one object never stops the cycle (rule 9)
+                found = Parsed(facts, None, (f"spec: cannot be read: {error!r}",))
             self.entries[key] = found
         elif found.facts is not facts:
             found = Parsed(facts, found.spec, found.errors)  # same spec, newer status
@@ -85,6 +89,8 @@ class ClusterState:
     deployments: Mapping[str, tuple[DeploymentFacts, ...]]
     ready_replicas: Mapping[str, int]
     pool_facts: Mapping[str, PoolMeasures]
+    pdbs: Mapping[str, PdbFacts] = field(default_factory=dict)
+    """The PodDisruptionBudget each workload owns, by workload key."""
 
 
 GENERATION_BY_FAMILY_DIGIT = {"6": "2", "7": "3", "8": "4"}
@@ -111,6 +117,85 @@ def _values(index: IndexLike) -> Iterable[tuple[Any, Any]]:
             yield key, value
 
 
+Candidates = Callable[[str], tuple[str, ...]]
+
+
+class _Refused(Exception):
+    """This generation of a workload was refused when carried out (`SnapshotBuilder.rejected`)."""
+
+
+def unplaced_since(status: Mapping[str, Any]) -> float | None:
+    for item in status.get("conditions") or ():
+        if (
+            isinstance(item, Mapping)
+            and item.get("type") == UNPLACED_CONDITION
+            and item.get("status") == "False"
+        ):
+            return parse_timestamp(str(item.get("lastTransitionTime") or "")) or None
+    return None
+
+
+def _planner_workload(
+    key: str,
+    workload: Parsed[AgentWorkloadSpec],
+    shape: tuple[int, int],
+    current: tuple[tuple[str, int], ...],
+    placed: tuple[tuple[str, int], ...],
+    candidates: Candidates,
+) -> Workload:
+    spec = workload.spec
+    assert spec is not None
+    namespace = workload.facts.namespace or ""
+    return Workload(
+        key=key,
+        namespace=namespace,
+        name=workload.facts.name,
+        replicas=spec.replicas,
+        min_replicas=spec.effective_min_replicas,
+        cores_per_replica=shape[0],
+        memory_per_replica=shape[1],
+        priority=spec.priority,
+        created=parse_timestamp(workload.facts.created),
+        budget=spec.budget,
+        budget_candidates=candidates(namespace),
+        pools=tuple(spec.placement.pools or ()),
+        spread=spec.placement.spread,
+        current=current,
+        placed=placed,
+        unplaced_since=unplaced_since(workload.facts.status),
+    )
+
+
+def _unreadable_workload(
+    key: str,
+    workload: Parsed[AgentWorkloadSpec],
+    errors: Sequence[str],
+    own: Sequence[DeploymentFacts],
+    current: tuple[tuple[str, int], ...],
+    placed: tuple[tuple[str, int], ...],
+    candidates: Candidates,
+) -> Workload:
+    """A workload whose spec cannot be planned: never queued, but what its own Deployments run
+    stays and counts (their pod template says how many cores a replica takes)."""
+    namespace = workload.facts.namespace or ""
+    budget = workload.facts.spec.get("budget") if isinstance(workload.facts.spec, Mapping) else None
+    held = sum(r for _, r in current)
+    return Workload(
+        key=key,
+        namespace=namespace,
+        name=workload.facts.name,
+        replicas=held,
+        min_replicas=held,
+        cores_per_replica=max((d.cores for d in own), default=1) or 1,
+        created=parse_timestamp(str(workload.facts.created)),
+        budget=budget if isinstance(budget, str) and budget else None,
+        budget_candidates=candidates(namespace),
+        current=current,
+        placed=placed,
+        invalid="; ".join(errors),
+    )
+
+
 @functools.lru_cache(maxsize=65536)  # every cycle reads every workload's creation time
 def parse_timestamp(value: str) -> float:
     try:
@@ -130,9 +215,58 @@ class SnapshotBuilder:
     budgets: Records[ObjectFacts] = field(default_factory=Records)
     workloads: Records[ObjectFacts] = field(default_factory=Records)
     """By name; workloads by "namespace/name"."""
+    pdbs: Records[PdbFacts] = field(default_factory=Records)
+    """Paddock's PodDisruptionBudgets by uid."""
     cache: SpecCache = field(default_factory=SpecCache)
     admitted_override: dict[str, tuple[tuple[str, int], ...]] = field(default_factory=dict)
     """What this replica last wrote per workload, used until the Deployment index catches up."""
+    shrink_grace: float = 300.0
+    """Seconds an elastic workload's lost replicas may wait for room before it shrinks."""
+    rejected: dict[str, tuple[int, str]] = field(default_factory=dict)
+    """Shared with the applier: workload -> (generation, why it cannot be carried out), e.g.
+    the API server refused its Deployment. Such a generation is planned as invalid."""
+    _shapes: dict[tuple[str, int], tuple[int, int]] = field(default_factory=dict)
+    """(uid, generation) -> whole cores and memory bytes one replica takes (`replica_shape`)."""
+
+    def _shape(self, workload: Parsed[AgentWorkloadSpec]) -> tuple[int, int]:
+        """Whole cores and bytes of one replica, every container counted, once per generation."""
+        spec = workload.spec
+        if spec is None:
+            raise ValueError("; ".join(workload.errors) or "spec cannot be read")
+        key = (workload.facts.uid, workload.facts.generation)
+        found = self._shapes.get(key)
+        if found is None:
+            if len(self._shapes) > 4 * max(1024, len(self.workloads)):
+                self._shapes.clear()  # generations of deleted or changed workloads
+            check_renders(spec)  # a template the renderer cannot use is invalid, not a crash later
+            found = self._shapes[key] = replica_shape(spec)
+        return found
+
+    def _placed(
+        self,
+        key: str,
+        own: Sequence[DeploymentFacts],
+        spec: AgentWorkloadSpec | None,
+        nodes: Mapping[str, NodeFacts],
+    ) -> tuple[tuple[str, int], ...]:
+        """Replicas per node: the workload's running pods of its own Deployments, of its current
+        shape (pods of an older coresPerReplica are being replaced), on nodes that exist,
+        whatever their state (rule 8: running pods keep their place)."""
+        pods = self.nodes_and_pods.agent_pods.get(key)
+        if not pods or not own:
+            return ()
+        prefixes = tuple(f"{d.name}-" for d in own)
+        shape = spec.cores_per_replica * 1000 if spec is not None else None
+        per_node: Counter[str] = Counter()
+        for pod in pods.values():
+            if (
+                pod.node in nodes
+                and not pod.terminating
+                and pod.replica_set.startswith(prefixes)
+                and (shape is None or pod.cpu_millicores == shape)
+            ):
+                per_node[pod.node] += 1
+        return tuple(sorted(per_node.items()))
 
     def build(self) -> ClusterState:
         alive: set[tuple[str, str, int]] = set()
@@ -211,9 +345,14 @@ class SnapshotBuilder:
                 )
             )
 
-        deployments = {
-            key: list(group.values()) for key, group in self.deployments.by_workload.items()
-        }
+        # Only Deployments a workload owns are its own: one that merely carries its labels is
+        # neither counted, changed nor deleted.
+        uids = {key: w.facts.uid for key, w in workloads.items()}
+        deployments: dict[str, list[DeploymentFacts]] = {}
+        for key, group in self.deployments.by_workload.items():
+            owned = [d for d in group.values() if d.owner_uid and d.owner_uid == uids.get(key)]
+            if owned:
+                deployments[key] = owned
         ready = {key: sum(d.ready_replicas for d in ds) for key, ds in deployments.items()}
 
         namespace_labels = {name: labels for name, labels in _values(self.namespaces)}
@@ -235,18 +374,6 @@ class SnapshotBuilder:
         budget_selectors = [
             (name, p.spec.namespace_selector) for name, p in sorted(budgets.items()) if p.spec
         ]
-
-        shape = {key: w.spec.cores_per_replica * 1000 for key, w in workloads.items() if w.spec}
-        placed_by_workload: dict[str, Counter[str]] = defaultdict(Counter)
-        for workload_key, pods in self.nodes_and_pods.agent_pods.items():
-            for pod in pods.values():
-                if (
-                    pod.node in node_pool
-                    and not pod.terminating
-                    and pod.cpu_millicores == shape.get(workload_key)
-                ):
-                    placed_by_workload[workload_key][pod.node] += 1
-
         by_namespace: dict[str, tuple[str, ...]] = {}
 
         def candidates(namespace: str) -> tuple[str, ...]:
@@ -260,45 +387,36 @@ class SnapshotBuilder:
                 by_namespace[namespace] = found
             return found
 
+        existing_nodes = self.nodes_and_pods.nodes
         planner_workloads = []
+        shapes: dict[str, tuple[int, int]] = {}
         for key, workload in workloads.items():
-            spec = workload.spec
-            if spec is None:
-                continue
-            namespace = workload.facts.namespace or ""
+            own = deployments.get(key, ())
             current = self.admitted_override.get(key)
             if current is None:
-                current = tuple(
-                    sorted((d.pool, d.replicas) for d in deployments.get(key, ()) if d.replicas > 0)
+                current = tuple(sorted((d.pool, d.replicas) for d in own if d.replicas > 0))
+            placed = self._placed(key, own, workload.spec, existing_nodes)
+            try:
+                refused = self.rejected.get(key)
+                if refused is not None and refused[0] == workload.facts.generation:
+                    raise _Refused(refused[1])
+                shape = self._shape(workload)
+                planner_workloads.append(
+                    _planner_workload(key, workload, shape, current, placed, candidates)
                 )
-            planner_workloads.append(
-                Workload(
-                    key=key,
-                    namespace=namespace,
-                    name=workload.facts.name,
-                    replicas=spec.replicas,
-                    min_replicas=spec.min_replicas
-                    if spec.min_replicas is not None
-                    else spec.replicas,
-                    cores_per_replica=spec.cores_per_replica,
-                    memory_per_replica=spec.memory_bytes_per_replica,
-                    priority=spec.priority,
-                    created=parse_timestamp(workload.facts.created),
-                    budget=spec.budget,
-                    budget_candidates=candidates(namespace),
-                    pools=tuple(spec.placement.pools or ()),
-                    spread=spec.placement.spread,
-                    current=current,
-                    placed=tuple(sorted(placed_by_workload.get(key, Counter()).items())),
+                shapes[key] = shape
+            except Exception as error:  # one workload never stops the cycle (rule 9)
+                errors = workload.errors or (
+                    (str(error),) if isinstance(error, _Refused) else (f"spec: {error!r}",)
                 )
-            )
+                planner_workloads.append(
+                    _unreadable_workload(key, workload, errors, own, current, placed, candidates)
+                )
 
         paddock_cores: Counter[str] = Counter()
-        for key, workload in workloads.items():
-            if workload.spec is None:
-                continue
-            for d in deployments.get(key, ()):
-                paddock_cores[d.pool] += d.replicas * workload.spec.cores_per_replica
+        for key, own in deployments.items():
+            for d in own:
+                paddock_cores[d.pool] += d.replicas * shapes.get(key, (d.cores, 0))[0]
         pool_facts = {
             name: PoolMeasures(
                 nodes=s["nodes"],
@@ -320,6 +438,8 @@ class SnapshotBuilder:
             ),
             budgets=tuple(planner_budgets),
             workloads=tuple(planner_workloads),
+            now=time.time(),
+            shrink_grace=self.shrink_grace,
         )
         return ClusterState(
             snapshot=snapshot,
@@ -327,6 +447,11 @@ class SnapshotBuilder:
             budgets=budgets,
             workloads=workloads,
             deployments={k: tuple(v) for k, v in deployments.items()},
+            pdbs={
+                pdb.workload: pdb
+                for pdb in self.pdbs.values()
+                if pdb.owner_uid and pdb.owner_uid == uids.get(pdb.workload)
+            },
             ready_replicas=ready,
             pool_facts=pool_facts,
         )

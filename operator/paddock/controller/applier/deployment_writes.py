@@ -1,0 +1,295 @@
+"""Deployment writes: one Deployment per (workload, pool), created, resized or deleted.
+
+A Deployment carries a hash of what Paddock rendered, so an unchanged plan costs no write; a
+changed replica count or template is one server-side apply onto a Deployment the workload owns.
+A Deployment the workload does not own is never applied over (`create_owned`) nor deleted (the
+snapshot only lists owned ones; deletes carry a uid precondition). What was queued is
+remembered (`written`) until the watch echoes it, so an in-flight write is never repeated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from kubernetes import client
+
+from paddock.api import AgentWorkloadSpec, CorePoolSpec
+from paddock.controller.applier.clients import API_TIMEOUT, Clients, create_owned
+from paddock.controller.cluster_state import ClusterState, Parsed
+from paddock.controller.deployments import PoolPlacement, WorkloadRef, render_deployment
+from paddock.controller.labels import FIELD_MANAGER
+from paddock.controller.observed import SPEC_HASH_ANNOTATION, DeploymentFacts
+from paddock.controller.writer import Write
+from paddock.planner import WorkloadDecision
+
+DELETED = ("", -1)
+"""`written` value of a Deployment whose delete is queued."""
+Rendered = tuple[tuple[Any, ...], dict[str, Any], str, list[str]]
+"""(what it was rendered from, manifest, spec hash, overrides)."""
+
+
+def spec_hash(manifest: Mapping[str, Any]) -> str:
+    """Hash of everything Paddock renders except the replica count."""
+    trimmed = {**manifest, "spec": {k: v for k, v in manifest["spec"].items() if k != "replicas"}}
+    return hashlib.sha256(json.dumps(trimmed, sort_keys=True).encode()).hexdigest()[:16]
+
+
+@dataclass
+class DeploymentWrites:
+    clients: Clients
+    admitted_memory: dict[str, tuple[tuple[str, int], ...]]
+    """Shared with the SnapshotBuilder: a failed write makes it fall back to what exists."""
+    reject: Callable[[str, int, str], None]
+    """(workload, generation, reason): this generation cannot be carried out."""
+    written: dict[tuple[str, str], tuple[str, int]] = field(default_factory=dict)
+    """(workload, pool) -> (spec hash, replicas) queued, or DELETED."""
+    rendered: dict[tuple[str, str], Rendered] = field(default_factory=dict)
+    """(workload, pool) -> its last rendering (see `_render`)."""
+
+    def writes(
+        self,
+        key: str,
+        parsed: Parsed[AgentWorkloadSpec],
+        decision: WorkloadDecision,
+        state: ClusterState,
+    ) -> tuple[list[Write], list[str]]:
+        """Create, resize or delete the workload's own Deployments to match its assignments."""
+        namespace = parsed.facts.namespace or ""
+        existing = {d.pool: d for d in state.deployments.get(key, ())}
+        desired = dict(decision.assignments)
+        writes: list[Write] = []
+        overrides: list[str] = []
+        for pool_name, replicas in decision.assignments:
+            pool = state.pools.get(pool_name)
+            found = existing.get(pool_name)
+            if pool is None or pool.spec is None or parsed.spec is None:
+                # The pool was deleted under running pods: its Deployment stays as rendered;
+                # only its replica count follows the admission.
+                if (
+                    found is not None
+                    and found.spec_hash is not None
+                    and not self.current(key, pool_name, found, found.spec_hash, replicas)
+                ):
+                    writes.append(self._scale_write(key, found, replicas))
+                continue
+            manifest, digest, overrides = self._render(
+                key, parsed, pool_name, pool, found.name if found else None
+            )
+            if self.current(key, pool_name, found, digest, replicas):
+                continue
+            manifest = {**manifest, "spec": {**manifest["spec"], "replicas": replicas}}
+            writes.append(
+                self._apply_write(
+                    key, pool_name, manifest, digest, replicas, decision.assignments, found, parsed
+                )
+            )
+        for pool_name, deployment in existing.items():
+            if pool_name in desired or deployment.replicas < 0:
+                continue
+            if self.written.get((key, pool_name)) == DELETED:
+                continue  # its delete is queued or in flight
+            writes.append(self._delete_write(key, pool_name, namespace, deployment))
+        return writes, overrides
+
+    def _render(
+        self,
+        key: str,
+        parsed: Parsed[AgentWorkloadSpec],
+        pool_name: str,
+        pool: Parsed[CorePoolSpec],
+        name: str | None = None,
+    ) -> tuple[dict[str, Any], str, list[str]]:
+        """The workload's Deployment in a pool (replicas aside), its spec hash and overrides.
+        `name` is the name of the Deployment it already owns there, kept across upgrades.
+
+        Rendered once per workload and pool generation, not every cycle: rendering and
+        hashing were a third of the event loop's time with 10,000 workloads.
+        """
+        made_from = (
+            parsed.facts.uid,
+            parsed.facts.generation,
+            pool.facts.uid,
+            pool.facts.generation,
+            name,
+        )
+        cached = self.rendered.get((key, pool_name))
+        if cached is not None and cached[0] == made_from:
+            return cached[1], cached[2], cached[3]
+        spec, pool_spec = parsed.spec, pool.spec
+        assert spec is not None and pool_spec is not None
+        placement = PoolPlacement(
+            name=pool_name,
+            node_selector=pool_spec.node_selector.model_dump(by_alias=True, exclude_none=True),
+            tolerations=tuple(
+                t.model_dump(by_alias=True, exclude_none=True) for t in pool_spec.tolerations or ()
+            ),
+        )
+        rendered = render_deployment(
+            WorkloadRef(
+                namespace=parsed.facts.namespace or "", name=parsed.facts.name, uid=parsed.facts.uid
+            ),
+            spec.template.model_dump(by_alias=True, exclude_none=True),
+            placement,
+            0,
+            spec.cores_per_replica,
+            spec.memory_per_replica,
+            spec.placement.spread,
+            name=name,
+        )
+        digest = spec_hash(rendered.manifest)
+        rendered.manifest["metadata"]["annotations"] = {SPEC_HASH_ANNOTATION: digest}
+        self.rendered[(key, pool_name)] = (
+            made_from,
+            rendered.manifest,
+            digest,
+            rendered.overrides,
+        )
+        return rendered.manifest, digest, rendered.overrides
+
+    def current(
+        self, key: str, pool: str, found: DeploymentFacts | None, digest: str, replicas: int
+    ) -> bool:
+        # What is queued is the newest intent; the index only counts when nothing is.
+        written = self.written.get((key, pool))
+        if written is not None:
+            return written == (digest, replicas)
+        return found is not None and found.spec_hash == digest and found.replicas == replicas
+
+    def _apply_write(
+        self,
+        key: str,
+        pool: str,
+        manifest: dict[str, Any],
+        digest: str,
+        replicas: int,
+        assignments: tuple[tuple[str, int], ...],
+        found: DeploymentFacts | None,
+        parsed: Parsed[AgentWorkloadSpec],
+    ) -> Write:
+        """Server-side apply onto a Deployment the workload owns; otherwise create it, so a
+        Deployment of that name that is not the workload's is never taken over."""
+        meta = manifest["metadata"]
+        memory = (digest, replicas)
+        known = found is not None or (key, pool) in self.written
+        self.written[(key, pool)] = memory
+        apps = self.clients.apps
+        owner = parsed.facts.uid
+
+        def failed() -> None:
+            if self.written.get((key, pool)) == memory:
+                del self.written[(key, pool)]
+            if self.admitted_memory.get(key) == assignments:
+                # The snapshot falls back to the Deployments that really exist.
+                del self.admitted_memory[key]
+
+        def apply() -> Any:
+            return apps.patch_namespaced_deployment(
+                meta["name"],
+                meta["namespace"],
+                manifest,
+                field_manager=FIELD_MANAGER,
+                force=True,
+                _content_type="application/apply-patch+yaml",
+                _preload_content=False,
+                _request_timeout=API_TIMEOUT,
+            )
+
+        def create_or_apply() -> Any:
+            if known:
+                return apply()
+            return create_owned(
+                lambda: apps.create_namespaced_deployment(
+                    meta["namespace"],
+                    cast(Any, manifest),
+                    field_manager=FIELD_MANAGER,
+                    _preload_content=False,
+                    _request_timeout=API_TIMEOUT,
+                ),
+                lambda: apps.read_namespaced_deployment(
+                    meta["name"], meta["namespace"], _request_timeout=API_TIMEOUT
+                ),
+                apply,
+                f"Deployment {meta['namespace']}/{meta['name']}",
+                owner,
+            )
+
+        return Write(
+            lane=("deployments", key),
+            target=("deployment", key, pool),
+            kind="deployment",
+            call=create_or_apply,
+            on_failure=failed,
+            on_rejected=lambda reason: self.reject(key, parsed.facts.generation, reason),
+        )
+
+    def _scale_write(self, key: str, found: DeploymentFacts, replicas: int) -> Write:
+        """Only the replica count of an owned Deployment (its pool is gone: nothing to render)."""
+        memory = (found.spec_hash or "", replicas)
+        self.written[(key, found.pool)] = memory
+        namespace = key.split("/", 1)[0]
+
+        def failed() -> None:
+            if self.written.get((key, found.pool)) == memory:
+                del self.written[(key, found.pool)]
+
+        return Write(
+            lane=("deployments", key),
+            target=("deployment", key, found.pool),
+            kind="deployment",
+            call=lambda: self.clients.apps.patch_namespaced_deployment(
+                found.name,
+                namespace,
+                {"spec": {"replicas": replicas}},
+                field_manager=FIELD_MANAGER,
+                _preload_content=False,
+                _request_timeout=API_TIMEOUT,
+            ),
+            on_failure=failed,
+            missing_ok=True,
+        )
+
+    def _delete_write(
+        self, key: str, pool: str, namespace: str, deployment: DeploymentFacts
+    ) -> Write:
+        """Delete an owned Deployment, only if it is still the same object (uid precondition)."""
+        self.written[(key, pool)] = DELETED
+
+        def failed() -> None:
+            if self.written.get((key, pool)) == DELETED:
+                del self.written[(key, pool)]
+
+        options = client.V1DeleteOptions(
+            propagation_policy="Background",
+            preconditions=client.V1Preconditions(uid=deployment.uid) if deployment.uid else None,
+        )
+        return Write(
+            lane=("deployments", key),
+            target=("deployment", key, pool),
+            kind="deployment-delete",
+            call=lambda: self.clients.apps.delete_namespaced_deployment(
+                deployment.name,
+                namespace,
+                body=options,
+                _preload_content=False,
+                _request_timeout=API_TIMEOUT,
+            ),
+            on_failure=failed,
+            missing_ok=True,
+        )
+
+    def forget(self, state: ClusterState) -> None:
+        """Drop memories the watch has confirmed, or whose workload is gone."""
+        for (key, pool), written in list(self.written.items()):
+            found = next((d for d in state.deployments.get(key, ()) if d.pool == pool), None)
+            if written == DELETED:
+                echoed = found is None
+            else:
+                echoed = found is not None and (found.spec_hash, found.replicas) == written
+            if key not in state.workloads or echoed:
+                del self.written[(key, pool)]
+        for key, pool in [k for k in self.rendered if k[0] not in state.workloads]:
+            del self.rendered[(key, pool)]

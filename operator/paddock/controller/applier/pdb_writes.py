@@ -1,0 +1,144 @@
+"""The PodDisruptionBudget of each admitted workload: minAvailable = minReplicas.
+
+So `kubectl drain`, node upgrades and Karpenter's disruption never take a workload below its
+floor. Kept while the workload is admitted and spec.podDisruptionBudget is Enabled; created
+(never applied over one Paddock does not own) and deleted with a uid precondition.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from kubernetes import client
+
+from paddock.api import AgentWorkloadSpec
+from paddock.controller.applier.clients import API_TIMEOUT, Clients, create_owned
+from paddock.controller.cluster_state import ClusterState, Parsed
+from paddock.controller.deployments import WorkloadRef, render_pdb
+from paddock.controller.labels import FIELD_MANAGER
+from paddock.controller.writer import Write
+from paddock.planner import WorkloadDecision
+
+DELETED_PDB = -1
+"""`written` value of a PodDisruptionBudget whose delete is queued."""
+
+
+@dataclass
+class PdbWrites:
+    clients: Clients
+    reject: Callable[[str, int, str], None]
+    written: dict[str, int] = field(default_factory=dict)
+    """workload -> the minAvailable queued for its PodDisruptionBudget, or DELETED_PDB."""
+
+    def writes(
+        self,
+        key: str,
+        parsed: Parsed[AgentWorkloadSpec],
+        decision: WorkloadDecision,
+        state: ClusterState,
+    ) -> list[Write]:
+        """Keep the workload's PodDisruptionBudget (minAvailable = minReplicas) while admitted."""
+        spec, facts = parsed.spec, parsed.facts
+        policy = self.clients.policy
+        if policy is None:
+            return []
+        found = state.pdbs.get(key)
+        want: int | None = None
+        if (
+            spec is not None
+            and decision.admitted_replicas
+            and spec.pod_disruption_budget == "Enabled"
+        ):
+            want = min(spec.effective_min_replicas, decision.admitted_replicas)
+        written = self.written.get(key)
+        have = written if written is not None else (found.min_available if found else None)
+        if have == (want if want is not None else DELETED_PDB) or (want is None and found is None):
+            return []
+        namespace = facts.namespace or ""
+
+        def failed(memory: int = want if want is not None else DELETED_PDB) -> None:
+            if self.written.get(key) == memory:
+                del self.written[key]
+
+        if want is None:
+            assert found is not None
+            self.written[key] = DELETED_PDB
+            options = client.V1DeleteOptions(preconditions=client.V1Preconditions(uid=found.uid))
+            return [
+                Write(
+                    lane=("pdb", key),
+                    target=("pdb", key),
+                    kind="pdb-delete",
+                    call=lambda: policy.delete_namespaced_pod_disruption_budget(
+                        found.name,
+                        namespace,
+                        body=options,
+                        _preload_content=False,
+                        _request_timeout=API_TIMEOUT,
+                    ),
+                    on_failure=failed,
+                    missing_ok=True,
+                )
+            ]
+        manifest = render_pdb(
+            WorkloadRef(namespace=namespace, name=facts.name, uid=facts.uid), want
+        )
+        name = found.name if found is not None else manifest["metadata"]["name"]
+        manifest["metadata"]["name"] = name
+        known = found is not None or written is not None
+        self.written[key] = want
+
+        def apply() -> Any:
+            return policy.patch_namespaced_pod_disruption_budget(
+                name,
+                namespace,
+                manifest,
+                field_manager=FIELD_MANAGER,
+                force=True,
+                _content_type="application/apply-patch+yaml",
+                _preload_content=False,
+                _request_timeout=API_TIMEOUT,
+            )
+
+        def create_or_apply() -> Any:
+            if known:
+                return apply()
+            return create_owned(
+                lambda: policy.create_namespaced_pod_disruption_budget(
+                    namespace,
+                    cast(Any, manifest),
+                    field_manager=FIELD_MANAGER,
+                    _preload_content=False,
+                    _request_timeout=API_TIMEOUT,
+                ),
+                lambda: policy.read_namespaced_pod_disruption_budget(
+                    name, namespace, _request_timeout=API_TIMEOUT
+                ),
+                apply,
+                f"PodDisruptionBudget {namespace}/{name}",
+                facts.uid,
+            )
+
+        return [
+            Write(
+                lane=("pdb", key),
+                target=("pdb", key),
+                kind="pdb",
+                call=create_or_apply,
+                on_failure=failed,
+                on_rejected=lambda reason: self.reject(key, facts.generation, reason),
+            )
+        ]
+
+    def forget(self, state: ClusterState) -> None:
+        """Drop memories the watch has confirmed, or whose workload is gone."""
+        for key, minimum in list(self.written.items()):
+            pdb = state.pdbs.get(key)
+            if minimum == DELETED_PDB:
+                echoed = pdb is None
+            else:
+                echoed = pdb is not None and pdb.min_available == minimum
+            if key not in state.workloads or echoed:
+                del self.written[key]
