@@ -115,6 +115,37 @@ write_kwok_config() {
   } > "$out"
 }
 
+# ---------------------------------------------------------------- audit log
+# Who called what, for least-privilege tests (tests/helm/test_rbac_audit.py compares
+# what the operator's ServiceAccount used with the chart's RBAC) and for debugging
+# a 403. Metadata level (user, verb, resource, response code; no bodies), one
+# entry per request (RequestReceived omitted). The control plane's own chatter
+# (kwok's pod and node status updates, the scheduler's bindings, kube-system
+# reads) is left out so a 50,000-pod benchmark costs little; every request of
+# every ServiceAccount is kept. Rotation (--audit-log-max*) caps the disk use at
+# about 300 MB.
+write_audit_policy() {
+  cat > "$CLUSTER_DIR/audit-policy.yaml" <<'YAML'
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: ["RequestReceived"]
+rules:
+  # Every request of every ServiceAccount, first, so no later rule can drop one.
+  - level: Metadata
+    userGroups: ["system:serviceaccounts"]
+  # kwok (node heartbeats, 50,000 pod status updates), the scheduler's bindings,
+  # the controller manager's own identity and the API server's loopback client.
+  - level: None
+    users: ["kwok", "system:kube-scheduler", "system:kube-controller-manager", "system:apiserver"]
+  - level: None
+    verbs: ["get", "list", "watch"]
+    namespaces: ["kube-system"]
+  - level: None
+    nonResourceURLs: ["/healthz*", "/livez*", "/readyz*", "/version", "/openapi*"]
+  - level: Metadata
+YAML
+}
+
 # ---------------------------------------------------------------- processes
 start() { # name args...
   local name="$1"; shift
@@ -177,6 +208,8 @@ profiles:
         - {name: memory, weight: 1}
 YAML
 
+  write_audit_policy
+
   local t0=$SECONDS
   start etcd --name=paddock-local --data-dir="$CLUSTER_DIR/etcd" \
     --listen-client-urls="http://127.0.0.1:$ETCD_PORT" --advertise-client-urls="http://127.0.0.1:$ETCD_PORT" \
@@ -195,7 +228,10 @@ YAML
     --service-cluster-ip-range=10.96.0.0/16 --allow-privileged=true \
     --endpoint-reconciler-type=none \
     --max-requests-inflight=1000 --max-mutating-requests-inflight=500 \
-    --profiling=false --v=1
+    --profiling=false --v=1 \
+    --enable-admission-plugins=OwnerReferencesPermissionEnforcement \
+    --audit-policy-file="$CLUSTER_DIR/audit-policy.yaml" --audit-log-path="$LOGS/audit.log" \
+    --audit-log-format=json --audit-log-maxsize=100 --audit-log-maxbackup=2 --audit-log-maxage=1
   wait_until 90 kube-apiserver kubectl_admin get --raw /readyz
 
   start kube-controller-manager --kubeconfig="$CLUSTER_DIR/controller-manager.kubeconfig" \

@@ -100,10 +100,19 @@ def node(name: str, pool: str, instance_type: str, zone: str, tainted: bool) -> 
         },
         "spec": {"taints": [ARM64_TAINT] if tainted else []},
         "status": {
-            "capacity": {"cpu": str(vcpus), "memory": f"{memory_mib}Mi", "pods": "110"},
+            # Ephemeral storage as a Karpenter node has it: a 20Gi root volume, less the EKS
+            # AMI's 1Gi kube-reserved and 10% eviction threshold. Without it no pod that
+            # requests ephemeral-storage (the operator's own does) could be scheduled here.
+            "capacity": {
+                "cpu": str(vcpus),
+                "memory": f"{memory_mib}Mi",
+                "ephemeral-storage": "20Gi",
+                "pods": "110",
+            },
             "allocatable": {
                 "cpu": f"{vcpus * 1000 - reserved_millicores(vcpus)}m",
                 "memory": f"{allocatable_memory_mib}Mi",
+                "ephemeral-storage": "17Gi",
                 "pods": "110",
             },
             "nodeInfo": {

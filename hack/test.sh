@@ -49,4 +49,5 @@ run_pytest tests/integration "$@"
 # A separate run: its operator (with the chart's RBAC) must not overlap the
 # integration suite's operator, or two leaders would schedule at once.
 log "helm chart tests"
+"$HACK_DIR/build-lint-tools.sh"  # kube-score, built once per version (tests/helm/test_kube_score.py)
 run_pytest tests/helm "$@"

@@ -1,7 +1,7 @@
 """The `paddock` command.
 
-paddock run [--lease-namespace NS] [--metrics-port 8080] [--health-port 8081]
-            [--lease-duration 15] [--renew-deadline 10] [--retry-period 2]
+paddock run [--lease-namespace NS] [--metrics-port 8080] [--metrics-auth none|kubernetes]
+            [--health-port 8081] [--lease-duration 15] [--renew-deadline 10] [--retry-period 2]
     start the operator against the current kubeconfig (or in-cluster config)
 paddock crds [--check]
     write crds/ from the pydantic models (or fail when crds/ has drifted)
@@ -35,6 +35,8 @@ def _run(args: argparse.Namespace) -> int:
         json_logs=not args.plain_logs,
         election=election,
         watch_timeout=args.watch_timeout,
+        metrics_auth=args.metrics_auth,
+        metrics_cert_dir=args.metrics_cert_dir,
     )
 
 
@@ -62,6 +64,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     run.add_argument(
         "--metrics-port", type=int, default=int(os.environ.get("PADDOCK_METRICS_PORT", "8080"))
+    )
+    run.add_argument(
+        "--metrics-auth",
+        choices=["kubernetes", "none"],
+        default=os.environ.get("PADDOCK_METRICS_AUTH", "none"),
+        help="who may read /metrics: 'kubernetes' = a bearer token RBAC allows to get "
+        "/metrics (TokenReview + SubjectAccessReview), 'none' = anyone who reaches the port "
+        "(env PADDOCK_METRICS_AUTH; the Helm chart sets kubernetes)",
+    )
+    run.add_argument(
+        "--metrics-cert-dir",
+        default=os.environ.get("PADDOCK_METRICS_CERT_DIR", ""),
+        help="serve /metrics over TLS with tls.crt and tls.key from this folder, reloaded "
+        "when they change (env PADDOCK_METRICS_CERT_DIR; empty: plain HTTP)",
     )
     run.add_argument(
         "--health-port", type=int, default=int(os.environ.get("PADDOCK_HEALTH_PORT", "8081"))

@@ -123,6 +123,11 @@ def paddock_release(kind_cluster: Cluster) -> Release:
         # The operator runs on a real kind node (amd64 here), never on a kwok node.
         "--set",
         "nodeSelector.kubernetes\\.io/arch=amd64",
+        # Metrics are read through the API server's pod and service proxy, which sends
+        # no caller credentials to the pod; bearer-token auth of /metrics is proven on
+        # the local control plane (tests/helm/test_metrics_auth.py).
+        "--set",
+        "metrics.auth=none",
         "--wait",
         "--timeout",
         "5m",

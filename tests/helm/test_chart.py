@@ -92,8 +92,10 @@ def test_default_render_runs_restricted_and_least_privilege(helm: Helm) -> None:
             "ClusterRole",  # the operator's
             "ClusterRole",  # -edit (aggregated, for people)
             "ClusterRole",  # -view (aggregated, for people)
+            "ClusterRole",  # -metrics-reader (for scrapers; metrics.auth kubernetes)
             "ClusterRoleBinding",
             "Deployment",
+            "NetworkPolicy",
             "PodDisruptionBudget",
             "Role",
             "RoleBinding",
@@ -125,14 +127,15 @@ def test_default_render_runs_restricted_and_least_privilege(helm: Helm) -> None:
         "seccompProfile": {"type": "RuntimeDefault"},
     }
     assert container["resources"] == {
-        "requests": {"cpu": "100m", "memory": "256Mi"},
-        "limits": {"cpu": "1", "memory": "512Mi"},
+        "requests": {"cpu": "100m", "memory": "256Mi", "ephemeral-storage": "128Mi"},
+        "limits": {"cpu": "1", "memory": "512Mi", "ephemeral-storage": "512Mi"},
     }
     env = {e["name"]: e for e in container["env"]}
     assert env["PADDOCK_NAMESPACE"]["valueFrom"] == {
         "fieldRef": {"fieldPath": "metadata.namespace"}
     }
     assert env["PADDOCK_METRICS_PORT"]["value"] == "8080"
+    assert env["PADDOCK_METRICS_AUTH"]["value"] == "kubernetes"
     assert env["PADDOCK_HEALTH_PORT"]["value"] == "8081"
     assert env["PADDOCK_LOG_LEVEL"]["value"] == "INFO"
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
@@ -166,29 +169,40 @@ def test_default_render_runs_restricted_and_least_privilege(helm: Helm) -> None:
         assert labels["helm.sh/chart"] == "paddock-0.1.0"
 
 
+# Measured, not guessed: tests/helm/test_rbac_audit.py compares these with the calls
+# the operator's ServiceAccount makes (the API server's audit log).
 OPERATOR_RULES: list[dict[str, Any]] = [
-    {
-        "apiGroups": [""],
-        "resources": ["nodes", "pods", "namespaces"],
-        "verbs": ["get", "list", "watch"],
-    },
+    {"apiGroups": [""], "resources": ["nodes", "pods", "namespaces"], "verbs": ["list", "watch"]},
     {
         "apiGroups": ["apps"],
         "resources": ["deployments"],
-        "verbs": ["get", "list", "watch", "create", "patch", "update", "delete"],
+        "verbs": ["get", "list", "watch", "create", "patch", "delete"],
+    },
+    {
+        "apiGroups": ["policy"],
+        "resources": ["poddisruptionbudgets"],
+        "verbs": ["get", "list", "watch", "create", "patch", "delete"],
     },
     {
         "apiGroups": ["paddock.dev"],
         "resources": ["corepools", "corebudgets", "agentworkloads"],
-        "verbs": ["get", "list", "watch"],
+        "verbs": ["list", "watch"],
     },
     {
         "apiGroups": ["paddock.dev"],
         "resources": ["corepools/status", "corebudgets/status", "agentworkloads/status"],
-        "verbs": ["get", "patch", "update"],
+        "verbs": ["patch"],
     },
     {"apiGroups": ["paddock.dev"], "resources": ["agentworkloads/finalizers"], "verbs": ["update"]},
-    {"apiGroups": ["", "events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]},
+    {"apiGroups": [""], "resources": ["events"], "verbs": ["create"]},
+]
+METRICS_AUTH_RULES: list[dict[str, Any]] = [
+    {"apiGroups": ["authentication.k8s.io"], "resources": ["tokenreviews"], "verbs": ["create"]},
+    {
+        "apiGroups": ["authorization.k8s.io"],
+        "resources": ["subjectaccessreviews"],
+        "verbs": ["create"],
+    },
 ]
 LEADER_ELECTION_RULES: list[dict[str, Any]] = [
     {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
@@ -205,7 +219,10 @@ def test_rbac_rules_are_exactly_what_the_operator_uses(helm: Helm) -> None:
     """A change to the operator's permissions must be a deliberate change to this list
     (and to docs/install.md), never a side effect."""
     docs = helm.render()
-    assert one(docs, "ClusterRole", "paddock")["rules"] == OPERATOR_RULES
+    assert one(docs, "ClusterRole", "paddock")["rules"] == OPERATOR_RULES + METRICS_AUTH_RULES
+    # Without metrics auth the operator reviews no tokens, so it may not.
+    plain = helm.render("--set", "metrics.auth=none")
+    assert one(plain, "ClusterRole", "paddock")["rules"] == OPERATOR_RULES
     role = one(docs, "Role", "paddock-leader-election")
     assert role["metadata"]["namespace"] == "paddock-system"
     assert role["rules"] == LEADER_ELECTION_RULES
@@ -223,7 +240,7 @@ def test_rbac_rules_are_exactly_what_the_operator_uses(helm: Helm) -> None:
     }
     assert role_binding["subjects"] == binding["subjects"]
 
-    for rule in OPERATOR_RULES + LEADER_ELECTION_RULES:
+    for rule in OPERATOR_RULES + METRICS_AUTH_RULES + LEADER_ELECTION_RULES:
         for field in ("apiGroups", "resources", "verbs"):
             assert "*" not in rule[field]
         assert "secrets" not in rule["resources"]
@@ -262,7 +279,12 @@ def test_custom_values_reach_the_pod(helm: Helm) -> None:
     assert {"key": "CriticalAddonsOnly", "operator": "Exists"} in pod["tolerations"]
     assert "nodeAffinity" in pod["affinity"]
     assert pod["terminationGracePeriodSeconds"] == 45
-    assert container["resources"]["limits"] == {"cpu": 2, "memory": "1Gi"}
+    # Helm merges maps: the default ephemeral-storage stays unless set to null.
+    assert container["resources"]["limits"] == {
+        "cpu": 2,
+        "memory": "1Gi",
+        "ephemeral-storage": "512Mi",
+    }
     env = {e["name"]: e.get("value") for e in container["env"]}
     assert env["PADDOCK_METRICS_PORT"] == "9090"
     assert env["PADDOCK_HEALTH_PORT"] == "9091"
@@ -281,7 +303,8 @@ def test_custom_values_reach_the_pod(helm: Helm) -> None:
     kinds = {d["kind"] for d in docs}
     assert "PodDisruptionBudget" not in kinds
     assert [d["metadata"]["name"] for d in docs if d["kind"] == "ClusterRole"] == [
-        "paddock-operator"
+        "paddock-operator",
+        "paddock-operator-metrics-reader",
     ]
 
 
@@ -302,7 +325,121 @@ def test_service_monitor_scrapes_the_metrics_service(helm: Helm) -> None:
         "scheme": "http",
         "interval": "15s",
         "scrapeTimeout": "10s",
+        # metrics.auth kubernetes: Prometheus sends its own ServiceAccount token.
+        "bearerTokenFile": "/var/run/secrets/kubernetes.io/serviceaccount/token",
     }
+
+
+def test_service_monitor_authorization_follows_metrics_auth(helm: Helm) -> None:
+    monitoring = ["-f", str(CHART / "ci" / "monitoring-values.yaml")]
+    secret = ["--set", "metrics.serviceMonitor.bearerTokenSecret.name=scraper-token"]
+    secret += ["--set", "metrics.serviceMonitor.bearerTokenSecret.key=token"]
+    (endpoint,) = one(helm.render(*monitoring, *secret), "ServiceMonitor")["spec"]["endpoints"]
+    assert endpoint["authorization"] == {
+        "type": "Bearer",
+        "credentials": {"name": "scraper-token", "key": "token"},
+    }
+    assert "bearerTokenFile" not in endpoint
+    plain = helm.render(*monitoring, "--set", "metrics.auth=none")
+    (endpoint,) = one(plain, "ServiceMonitor")["spec"]["endpoints"]
+    assert "bearerTokenFile" not in endpoint and "authorization" not in endpoint
+
+
+def test_metrics_tls_mounts_the_secret_and_the_monitor_speaks_https(helm: Helm) -> None:
+    monitoring = ["-f", str(CHART / "ci" / "monitoring-values.yaml")]
+    docs = helm.render(*monitoring, "--set", "metrics.tls.secretName=paddock-metrics-tls")
+    pod = one(docs, "Deployment")["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["PADDOCK_METRICS_CERT_DIR"] == "/var/run/paddock/metrics-tls"
+    assert {
+        "name": "metrics-tls", "mountPath": "/var/run/paddock/metrics-tls", "readOnly": True
+    } in container["volumeMounts"]  # fmt: skip
+    assert {
+        "name": "metrics-tls",
+        "secret": {"secretName": "paddock-metrics-tls", "defaultMode": 0o444},
+    } in pod["volumes"]
+    (endpoint,) = one(docs, "ServiceMonitor")["spec"]["endpoints"]
+    assert endpoint["scheme"] == "https"
+    assert endpoint["tlsConfig"] == {
+        "serverName": "paddock-metrics.paddock-system.svc",
+        "insecureSkipVerify": True,
+    }
+    ca = '{"ca": {"secret": {"name": "metrics-ca", "key": "ca.crt"}}}'
+    docs = helm.render(
+        *monitoring, "--set", "metrics.tls.secretName=paddock-metrics-tls",
+        "--set-json", f"metrics.serviceMonitor.tlsConfig={ca}",
+    )  # fmt: skip
+    (endpoint,) = one(docs, "ServiceMonitor")["spec"]["endpoints"]
+    assert endpoint["tlsConfig"] == {
+        "ca": {"secret": {"name": "metrics-ca", "key": "ca.crt"}},
+        "serverName": "paddock-metrics.paddock-system.svc",
+    }
+    # Without a Secret: plain HTTP, nothing mounted.
+    (container,) = one(helm.render(), "Deployment")["spec"]["template"]["spec"]["containers"]
+    assert "PADDOCK_METRICS_CERT_DIR" not in {e["name"] for e in container["env"]}
+
+
+def test_metrics_readers_are_bound_to_the_reader_role(helm: Helm) -> None:
+    reader = '[{"kind": "ServiceAccount", "name": "prometheus", "namespace": "monitoring"}]'
+    docs = helm.render("--set-json", f"metrics.readers={reader}")
+    role = one(docs, "ClusterRole", "paddock-metrics-reader")
+    assert role["rules"] == [{"nonResourceURLs": ["/metrics"], "verbs": ["get"]}]
+    binding = one(docs, "ClusterRoleBinding", "paddock-metrics-reader")
+    assert binding["roleRef"]["name"] == "paddock-metrics-reader"
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "prometheus", "namespace": "monitoring"}
+    ]
+    # No readers: the role exists to be bound, and no binding is made.
+    assert not [
+        d
+        for d in helm.render()
+        if d["metadata"]["name"] == "paddock-metrics-reader" and d["kind"] == "ClusterRoleBinding"
+    ]
+    # Auth off: neither the role nor the binding.
+    names = {d["metadata"]["name"] for d in helm.render("--set", "metrics.auth=none")}
+    assert "paddock-metrics-reader" not in names
+
+
+def test_network_policy_admits_probes_and_scrapers_and_reaches_the_api_server(
+    helm: Helm,
+) -> None:
+    docs = helm.render()
+    policy = one(docs, "NetworkPolicy", "paddock")
+    deployment = one(docs, "Deployment", "paddock")
+    assert (
+        policy["spec"]["podSelector"]["matchLabels"].items()
+        <= deployment["spec"]["template"]["metadata"]["labels"].items()
+    )
+    assert policy["spec"]["policyTypes"] == ["Ingress", "Egress"]
+    health, metrics = policy["spec"]["ingress"]
+    assert health == {"ports": [{"port": "health", "protocol": "TCP"}]}
+    assert metrics == {"ports": [{"port": "metrics", "protocol": "TCP"}]}  # from anywhere
+    (egress,) = policy["spec"]["egress"]
+    assert egress == {
+        "ports": [{"port": 443, "protocol": "TCP"}, {"port": 6443, "protocol": "TCP"}]
+    }
+
+    monitoring = '[{"namespaceSelector": {"matchLabels": {"name": "monitoring"}}}]'
+    docs = helm.render(
+        "--set-json", f"networkPolicy.metricsFrom={monitoring}",
+        "--set-json", 'networkPolicy.apiServerCIDRs=["10.0.0.1/32"]',
+        "--set-json", "networkPolicy.apiServerPorts=[6443]",
+        "--set-json", 'networkPolicy.extraEgress=[{"ports": [{"port": 3128}]}]',
+    )  # fmt: skip
+    policy = one(docs, "NetworkPolicy", "paddock")
+    assert policy["spec"]["ingress"][1]["from"] == [
+        {"namespaceSelector": {"matchLabels": {"name": "monitoring"}}}
+    ]
+    assert policy["spec"]["egress"] == [
+        {
+            "ports": [{"port": 6443, "protocol": "TCP"}],
+            "to": [{"ipBlock": {"cidr": "10.0.0.1/32"}}],
+        },
+        {"ports": [{"port": 3128}]},
+    ]
+    assert not [d for d in helm.render("--set", "networkPolicy.enabled=false")
+                if d["kind"] == "NetworkPolicy"]  # fmt: skip
 
 
 # ------------------------------------------------------------------ values schema
@@ -334,6 +471,21 @@ BAD_VALUES = [
     ),
     pytest.param(
         ["--set", "logLevel=verbose"], ["/logLevel", "value must be one of"], id="log-level"
+    ),
+    pytest.param(
+        ["--set", "metrics.auth=basic"],
+        ["/metrics/auth", "value must be one of"],
+        id="metrics-auth",
+    ),
+    pytest.param(
+        ["--set", "metrics.tls.secretName=Not_A_Name"],
+        ["/metrics/tls/secretName", "does not match pattern"],
+        id="tls-secret-name",
+    ),
+    pytest.param(
+        ["--set-json", "networkPolicy.apiServerPorts=[]"],
+        ["/networkPolicy/apiServerPorts", "minItems"],
+        id="netpol-no-port",
     ),
     pytest.param(
         ["--set", "image.pullPolicy=Sometimes"],

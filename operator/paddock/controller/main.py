@@ -80,14 +80,21 @@ def run(
     json_logs: bool,
     election: LeaderElectionConfig | None = None,
     watch_timeout: int = 300,
+    metrics_auth: str = "none",
+    metrics_cert_dir: str = "",
 ) -> int:
     logs.configure(log_level, json_logs)
     from paddock.controller import handlers  # noqa: F401 - registers the kopf handlers
 
     api = load_kube_config()
     runtime = Runtime.create(api, lease_namespace, election, watch_timeout)
-    metrics.serve(metrics_port)
-    log.info("paddock starting (metrics :%d, health :%d)", metrics_port, health_port)
+    metrics.serve(metrics_port, metrics_auth, api, metrics_cert_dir)
+    log.info(
+        "paddock starting (metrics :%d, auth %s; health :%d)",
+        metrics_port,
+        metrics_auth,
+        health_port,
+    )
 
     async def main() -> None:
         runner = await serve_health(runtime, health_port)

@@ -1,12 +1,17 @@
 """Prometheus metrics: what a platform team alerts on.
 
 All metrics live in one registry owned by the operator process, served by
-`serve()` on the metrics port (default 8080, path /metrics).
+`serve()` on the metrics port (default 8080, path /metrics), to everyone or
+only to callers RBAC allows (`--metrics-auth`, see metrics_server.py).
 """
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from kubernetes.client import ApiClient
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from paddock.controller import metrics_server
+from paddock.controller.metrics_server import MetricsAuth
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -65,6 +70,9 @@ IS_LEADER = Gauge(
 )
 
 
-def serve(port: int, address: str = "0.0.0.0") -> None:  # a pod serves on its own IP
-    """Serve /metrics in a background thread."""
-    start_http_server(port, addr=address, registry=REGISTRY)
+def serve(port: int, auth: str = "none", api: ApiClient | None = None, cert_dir: str = "") -> None:
+    """Serve /metrics in a background thread; who may read it, and TLS: metrics_server.py."""
+    mode = MetricsAuth(auth)
+    if mode is MetricsAuth.KUBERNETES and api is None:
+        raise ValueError("metrics auth 'kubernetes' needs an API client")
+    metrics_server.start(port, REGISTRY, mode, api or ApiClient(), cert_dir)
