@@ -8,6 +8,11 @@
 #   hack/cluster.sh down     stop everything and delete the cluster's data
 #   hack/cluster.sh status   say what runs
 #   hack/cluster.sh env      print export lines: eval "$(hack/cluster.sh env)"
+#   hack/cluster.sh stop|start|restart COMPONENT [EXTRA-FLAGS...]
+#                            stop or start one component (etcd, kube-apiserver,
+#                            kube-controller-manager, kube-scheduler, kwok) for fault
+#                            tests; start reuses the flags `up` gave it, plus any
+#                            EXTRA-FLAGS for this run only (e.g. --watch-cache=false)
 #
 # State (certificates, etcd data, logs, kubeconfigs) lives in .local/cluster
 # (git-ignored; PADDOCK_CLUSTER_DIR overrides). Ports come from
@@ -145,7 +150,9 @@ YAML
 start() { # name args...
   local name="$1"; shift
   if is_running "$name"; then return 0; fi
-  nohup "$BIN/$name" "$@" > "$LOGS/$name.log" 2>&1 &
+  # The flags are kept so `hack/cluster.sh start NAME` can start it again the same way.
+  printf '%s\0' "$@" > "$RUN/$name.args"
+  nohup "$BIN/$name" "$@" >> "$LOGS/$name.log" 2>&1 &
   echo $! > "$RUN/$name.pid"
 }
 
@@ -294,10 +301,53 @@ env_lines() {
   echo "export PATH='$BIN':\"\$PATH\""
 }
 
+# ---------------------------------------------------------------- one component (fault tests)
+component() { # name: die unless it is one of ours
+  local name
+  for name in "${COMPONENTS[@]}"; do [[ "$name" == "$1" ]] && return 0; done
+  die "unknown component '$1' (one of: ${COMPONENTS[*]})"
+}
+
+stop_component() { # name
+  component "$1"
+  local pid; pid="$(pid_of "$1")"
+  if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+  fi
+  rm -f "$RUN/$1.pid"
+  log "$1 stopped"
+}
+
+start_component() { # name [extra flags...]: the flags `up` used, then the extras
+  local name="$1"; shift
+  component "$name"
+  [[ -f "$RUN/$name.args" ]] || die "$name was never started here: run hack/cluster.sh up first"
+  local -a args=()
+  mapfile -d '' args < "$RUN/$name.args"
+  local saved="$RUN/$name.args.saved"
+  cp "$RUN/$name.args" "$saved"
+  start "$name" "${args[@]}" "$@"
+  mv "$saved" "$RUN/$name.args"  # extras are for this run only
+  case "$name" in
+    etcd) wait_until 30 etcd curl -sf "http://127.0.0.1:$ETCD_PORT/health" ;;
+    kube-apiserver) wait_until 90 kube-apiserver kubectl_admin get --raw /readyz ;;
+    *) sleep 0.5; is_running "$name" || die "$name exited at once; its log: $LOGS/$name.log" ;;
+  esac
+  log "$name started (pid $(pid_of "$name"))"
+}
+
 case "${1:-}" in
   up) up ;;
   down) down ;;
   status) status ;;
   env) env_lines ;;
-  *) echo "usage: $0 up|down|status|env" >&2; exit 2 ;;
+  stop) stop_component "${2:?usage: $0 stop COMPONENT}" ;;
+  start) start_component "${2:?usage: $0 start COMPONENT [FLAGS...]}" "${@:3}" ;;
+  restart)
+    stop_component "${2:?usage: $0 restart COMPONENT [FLAGS...]}"
+    start_component "$2" "${@:3}"
+    ;;
+  *) echo "usage: $0 up|down|status|env|stop|start|restart" >&2; exit 2 ;;
 esac

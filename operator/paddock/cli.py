@@ -1,7 +1,7 @@
 """The `paddock` command.
 
-paddock run [--namespace NS] [--metrics-port 8080] [--metrics-auth none|kubernetes]
-            [--health-port 8081]
+paddock run [--lease-namespace NS] [--metrics-port 8080] [--metrics-auth none|kubernetes]
+            [--health-port 8081] [--lease-duration 15] [--renew-deadline 10] [--retry-period 2]
     start the operator against the current kubeconfig (or in-cluster config)
 paddock crds [--check]
     write crds/ from the pydantic models (or fail when crds/ has drifted)
@@ -16,16 +16,32 @@ import sys
 
 def _run(args: argparse.Namespace) -> int:
     from paddock.controller import main as operator_main
+    from paddock.controller.leadership import LeaderElectionConfig
 
+    try:
+        election = LeaderElectionConfig(
+            lease_duration=args.lease_duration,
+            renew_deadline=args.renew_deadline,
+            retry_period=args.retry_period,
+        )
+    except ValueError as error:
+        print(f"paddock run: {error}", file=sys.stderr)
+        return 2
     return operator_main.run(
         lease_namespace=args.lease_namespace,
         metrics_port=args.metrics_port,
         health_port=args.health_port,
         log_level=args.log_level,
         json_logs=not args.plain_logs,
+        election=election,
+        watch_timeout=args.watch_timeout,
         metrics_auth=args.metrics_auth,
         metrics_cert_dir=args.metrics_cert_dir,
     )
+
+
+def _seconds(env: str, default: str) -> float:
+    return float(os.environ.get(env, default))
 
 
 def _crds(args: argparse.Namespace) -> int:
@@ -65,6 +81,32 @@ def main(argv: list[str] | None = None) -> int:
     )
     run.add_argument(
         "--health-port", type=int, default=int(os.environ.get("PADDOCK_HEALTH_PORT", "8081"))
+    )
+    run.add_argument(
+        "--lease-duration",
+        type=float,
+        default=_seconds("PADDOCK_LEASE_DURATION", "15"),
+        help="seconds a standby waits after it last saw the Lease change before taking it over "
+        "(env PADDOCK_LEASE_DURATION; default 15)",
+    )
+    run.add_argument(
+        "--renew-deadline",
+        type=float,
+        default=_seconds("PADDOCK_RENEW_DEADLINE", "10"),
+        help="seconds the leader may go without renewing before it stops writing and exits; "
+        "less than the lease duration (env PADDOCK_RENEW_DEADLINE; default 10)",
+    )
+    run.add_argument(
+        "--retry-period",
+        type=float,
+        default=_seconds("PADDOCK_RETRY_PERIOD", "2"),
+        help="seconds between renewals and take-over tries (env PADDOCK_RETRY_PERIOD; default 2)",
+    )
+    run.add_argument(
+        "--watch-timeout",
+        type=int,
+        default=int(os.environ.get("PADDOCK_WATCH_TIMEOUT", "300")),
+        help="seconds one watch request lasts before it is resumed (env PADDOCK_WATCH_TIMEOUT)",
     )
     run.add_argument("--log-level", default=os.environ.get("PADDOCK_LOG_LEVEL", "INFO"))
     run.add_argument(

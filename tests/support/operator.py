@@ -3,6 +3,12 @@
 Integration tests prove features through the same process users run: no
 in-process shortcuts. The process can be stopped and started again to test
 restarts, and its log is kept in a file that failing tests can show.
+
+Each OperatorProcess has a stable identity (`PADDOCK_IDENTITY`), as a pod has
+its name: a restarted process renews its own Lease at once. With
+`restart_on_exit` it is restarted whenever it exits by itself, as the kubelet
+restarts a container (a fenced leader exits non-zero on purpose); `exits`
+records the exit statuses.
 """
 
 from __future__ import annotations
@@ -12,7 +18,10 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
+import time
 import urllib.request
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,13 +43,46 @@ class OperatorProcess:
     extra_env: dict[str, str] = field(default_factory=dict)
     metrics_port: int = field(default_factory=free_port)
     health_port: int = field(default_factory=free_port)
+    identity: str = field(default_factory=lambda: f"test-operator-{uuid.uuid4().hex[:6]}")
+    restart_on_exit: bool = False
+    exits: list[tuple[float, int]] = field(default_factory=list)
+    """(monotonic time seen, exit status) of every exit the process made by itself."""
     process: subprocess.Popen[bytes] | None = None
+    _stopping: bool = False
+    _keeper: threading.Thread | None = None
 
     def start(self, timeout: float = 60) -> None:
+        self._stopping = False
+        self._spawn()
+        if self.restart_on_exit:
+            self._keeper = threading.Thread(target=self._keep_running, daemon=True)
+            self._keeper.start()
+        try:
+            wait_for(self.ready, timeout=timeout, what=f"operator readiness (log: {self.log_path})")
+        except BaseException:
+            self.stop()  # an operator that never became ready must not outlive the test run
+            raise
+
+    def _keep_running(self) -> None:
+        """What the kubelet does for a container that exits: start it again."""
+        while not self._stopping:
+            process = self.process
+            if process is None:
+                return
+            status = process.wait()
+            if self._stopping:
+                return
+            self.exits.append((time.monotonic(), status))
+            time.sleep(1.0)  # the kubelet's first restart back-off is 10 s; 1 s keeps tests short
+            if not self._stopping:
+                self._spawn()
+
+    def _spawn(self) -> None:
         env = {
             **os.environ,
             "KUBECONFIG": str(self.kubeconfig),
             "PADDOCK_NAMESPACE": self.lease_namespace,
+            "PADDOCK_IDENTITY": self.identity,
             **self.extra_env,
         }
         log = self.log_path.open("ab")
@@ -57,18 +99,19 @@ class OperatorProcess:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        try:
-            wait_for(self.ready, timeout=timeout, what=f"operator readiness (log: {self.log_path})")
-        except BaseException:
-            self.stop()  # an operator that never became ready must not outlive the test run
-            raise
+        log.close()  # the child has its own copy
 
     def ready(self) -> bool:
-        if self.process is None or self.process.poll() is not None:
+        """/readyz answers 200: listed, as leader or standby."""
+        if self.process is None or (self.process.poll() is not None and not self.restart_on_exit):
             raise RuntimeError(f"operator exited; log tail:\n{self.log_tail()}")
+        return self.role() in ("leader", "standby")
+
+    def role(self) -> str:
+        """What /readyz says: "leader" or "standby" (raises while not ready or not running)."""
         url = f"http://127.0.0.1:{self.health_port}/readyz"
         with urllib.request.urlopen(url, timeout=2) as response:  # loopback only
-            return bool(response.status == 200)
+            return str(response.read().decode())
 
     def metrics(self) -> str:
         url = f"http://127.0.0.1:{self.metrics_port}/metrics"
@@ -77,6 +120,7 @@ class OperatorProcess:
             return text
 
     def stop(self, kill: bool = False) -> None:
+        self._stopping = True
         if self.process is None:
             return
         if self.process.poll() is None:

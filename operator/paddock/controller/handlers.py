@@ -11,7 +11,6 @@ a decision; the scheduling loop does.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
@@ -78,6 +77,9 @@ async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     # kopf deep-copies every body into a diff base for change handlers; Paddock has none.
     settings.persistence.diffbase_storage = NoDiffBase()
     settings.watching.client_timeout = 330
+    # Every API call carries a timeout: kopf's own requests too (its namespace watch above).
+    settings.networking.connect_timeout = 10
+    settings.networking.request_timeout = 60
     # No settings.batching.worker_limit: kopf parks one worker per listed object
     # until every index is filled, so a limit below the object count deadlocks the
     # start (bench/e2e.py found it at 1,000 nodes).
@@ -87,16 +89,9 @@ async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
 async def start_loop(memo: kopf.Memo, **kwargs: Any) -> None:
     runtime = _runtime(memo)
     runtime.bind_indexes(kwargs)
-    memo["loop_task"] = asyncio.create_task(runtime.loop.run(), name="paddock-scheduling-loop")
-    memo["lease_task"] = asyncio.create_task(runtime.keep_lease(), name="paddock-lease")
-    memo["watch_task"] = asyncio.create_task(runtime.start_watches(), name="paddock-watches")
+    runtime.start()  # the loop, the supervised lease task, the watches
 
 
 @kopf.on.cleanup()
 async def stop_loop(memo: kopf.Memo, **_: Any) -> None:
-    for name in ("loop_task", "lease_task", "watch_task"):
-        task = memo.get(name)
-        if task is not None:
-            task.cancel()
-    _runtime(memo).stop_watches()
-    await asyncio.to_thread(_runtime(memo).elector.release)
+    await _runtime(memo).stop()

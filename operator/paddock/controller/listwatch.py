@@ -15,9 +15,11 @@ admission) it runs the plain Kubernetes protocol itself:
   with a capped backoff: a fresh list replaces what was kept, so nothing
   deleted while the watch was away survives.
 
-The blocking client runs in a daemon thread; every change is handed to the
-event loop (`call_soon_threadsafe`), where the snapshot reads the records, so
-the records are only ever touched from one thread.
+The blocking client runs in a daemon thread, which also applies every change
+to the records itself, holding `lock`; the snapshot build (in the scheduling
+loop's worker thread) holds the same lock, so it reads a consistent state while
+the event loop, which serves the probes, never waits on either. Only the
+`listed` flag is handed to the event loop (`call_soon_threadsafe`).
 """
 
 from __future__ import annotations
@@ -37,6 +39,12 @@ from paddock.controller import metrics
 log = logging.getLogger("paddock.listwatch")
 
 V = TypeVar("V")
+
+
+MAX_BACKOFF = 8.0
+"""Longest wait between two failed lists. Short, because the API server coming back after an
+outage is the usual end of a failure, and how soon Paddock notices is how soon it schedules
+again; six small LISTs per 8 s cost an API server nothing."""
 
 
 class Gone(Exception):
@@ -69,13 +77,15 @@ class ListWatch(Generic[V]):
     record: Callable[[Mapping[str, Any]], V | None]
     """Object -> its compact record, or None when Paddock keeps nothing of it."""
     replace: Callable[[dict[str, V]], None]
-    """Called on the event loop with everything a LIST returned."""
+    """Called in the watch thread, holding `lock`, with everything a LIST returned."""
     put: Callable[[str, V | None], None]
-    """Called on the event loop per watch event; None: forget the key."""
+    """Called in the watch thread, holding `lock`, per watch event; None: forget the key."""
     field_selector: str | None = None
     label_selector: str | None = None
     page_size: int = 500
     watch_timeout: int = 300
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    """Shared with the snapshot build: held while the records change."""
     listed: asyncio.Event = field(default_factory=asyncio.Event)
     """Set once the first LIST has been handed over."""
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -109,7 +119,7 @@ class ListWatch(Generic[V]):
                     "%s: list/watch failed, listing again in %.0f s: %s", self.kind, backoff, error
                 )
                 self._stop.wait(backoff)
-                backoff = min(backoff * 2, 30.0)
+                backoff = min(backoff * 2, MAX_BACKOFF)
 
     def _request(self, **kwargs: Any) -> Any:
         if self.field_selector:
@@ -140,7 +150,9 @@ class ListWatch(Generic[V]):
             token = metadata.get("continue") or ""
             if not token:
                 break
-        loop.call_soon_threadsafe(self._hand_over, records)
+        with self.lock:
+            self.replace(records)
+        loop.call_soon_threadsafe(self.listed.set)
         log.info("%s: listed %d", self.kind, len(records))
         return str(metadata.get("resourceVersion", ""))
 
@@ -154,10 +166,6 @@ class ListWatch(Generic[V]):
             metrics.API_ERRORS.labels(kind=f"unreadable-{self.kind}").inc()
             log.warning("%s: skipping %s, which cannot be read: %r", self.kind, key, error)
             return key, None
-
-    def _hand_over(self, records: dict[str, V]) -> None:
-        self.replace(records)
-        self.listed.set()
 
     def watch(self, loop: asyncio.AbstractEventLoop, version: str) -> str:
         """Follow changes from `version` until the server ends the watch; the last version."""
@@ -181,10 +189,9 @@ class ListWatch(Generic[V]):
                 version = str((body.get("metadata") or {}).get("resourceVersion") or version)
                 if kind == "BOOKMARK":
                     continue
-                if kind == "DELETED":
-                    loop.call_soon_threadsafe(self.put, self.key(body), None)
-                else:
-                    loop.call_soon_threadsafe(self.put, *self._compact(body))
+                key, record = (self.key(body), None) if kind == "DELETED" else self._compact(body)
+                with self.lock:
+                    self.put(key, record)
         finally:
             response.release_conn()
         return version

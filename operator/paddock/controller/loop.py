@@ -1,14 +1,20 @@
 """The one scheduling loop: debounced, level-triggered, leader-only.
 
-Watch events only `poke()` the loop. The loop waits for a poke (or the resync
-interval), lets a burst of events settle for `debounce` seconds, and runs one
-cycle: snapshot (on the event loop, because kopf mutates the indexes there),
-plan (pure, in a worker thread) and apply. Apply only queues the writes (the
-applier's writer threads make them in the background) and returns, so the next
-cycle starts at the next poke instead of after the slowest write; the
+Watch events only `poke()` the loop (from any thread). The loop waits for a
+poke (or the resync interval), lets a burst of events settle for `debounce`
+seconds, and runs one cycle: `prepare` (on the event loop: copy the little
+that kopf mutates there, the namespace index), then snapshot and plan in one
+worker thread, then apply. The snapshot reads the list-watch stores under the
+lock the watch threads hold while they apply events (runtime.py), so it sees a
+consistent state; the event loop itself never takes that lock, so probes and
+watches are served while a big cycle computes. Apply only queues the writes
+(the applier's writer threads make them in the background) and returns, so the
+next cycle starts at the next poke instead of after the slowest write; the
 `apply` stage of paddock_plan_duration_seconds is the time to decide and queue.
 Every cycle recomputes from the current state, so a missed event costs at most
 one resync interval, never a wrong decision.
+
+`last_cycle_at` (monotonic) says when a cycle last finished, for /healthz.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -29,26 +36,65 @@ S = TypeVar("S")
 P = TypeVar("P")
 
 
+def _nothing() -> None:
+    return None
+
+
 @dataclass
 class SchedulingLoop(Generic[S, P]):
     snapshot: Callable[[], S]
+    """Runs in a worker thread (with the plan)."""
     plan: Callable[[S], P]
     apply: Callable[[S, P], Awaitable[None]]
     is_leader: Callable[[], bool] = lambda: True
+    prepare: Callable[[], None] = _nothing
+    """Runs on the event loop just before each snapshot: copy what only the event loop may read."""
     debounce: float = 0.05
     resync: float = 10.0
     cycles: int = 0
+    last_cycle_at: float | None = None
+    """Monotonic time the last cycle ended (failed or not): the loop is not stuck."""
+    running_since: float | None = None
+    """Monotonic time the indexes were ready and the loop began (None: still listing)."""
     indexes_ready: asyncio.Event = field(default_factory=asyncio.Event)
     _poked: asyncio.Event = field(default_factory=asyncio.Event)
     _last_reason: str = "start"
+    _event_loop: asyncio.AbstractEventLoop | None = None
+    _thread: int | None = None
+    _poke_posted: bool = False
 
     def poke(self, reason: str) -> None:
-        """Ask for a cycle soon. Cheap and safe to call from every watch event."""
+        """Ask for a cycle soon. Cheap, and safe to call from any thread, for every event."""
         self._last_reason = reason
+        if self._thread is None or threading.get_ident() == self._thread:
+            self._poked.set()
+            return
+        if self._poke_posted:  # one hand-over to the event loop is pending: it will do
+            return
+        self._poke_posted = True
+        assert self._event_loop is not None
+        with contextlib.suppress(RuntimeError):  # the event loop is closed: shutting down
+            self._event_loop.call_soon_threadsafe(self._poked_from_thread)
+
+    def _poked_from_thread(self) -> None:
+        self._poke_posted = False
         self._poked.set()
 
+    def bind(self) -> None:
+        """Remember the running event loop, so pokes from other threads reach it."""
+        self._event_loop = asyncio.get_running_loop()
+        self._thread = threading.get_ident()
+
+    def stale(self, bound: float, now: float, since: float) -> bool:
+        """No cycle ended within `bound` seconds, counting from `since` at the earliest
+        (when this replica became leader and the indexes were ready)."""
+        last = max(self.last_cycle_at or since, since)
+        return now - last > bound
+
     async def run(self) -> None:
+        self.bind()
         await self.indexes_ready.wait()
+        self.running_since = time.monotonic()
         log.info("indexes populated; scheduling loop running")
         while True:
             with contextlib.suppress(TimeoutError):
@@ -59,13 +105,19 @@ class SchedulingLoop(Generic[S, P]):
                 continue
             await self.run_cycle()
 
+    def _snapshot_and_plan(self) -> tuple[S, P, float, float]:
+        """In a worker thread: both CPU-heavy stages, off the event loop."""
+        started = time.perf_counter()
+        snapshot = self.snapshot()
+        built = time.perf_counter()
+        return snapshot, self.plan(snapshot), built - started, time.perf_counter() - built
+
     async def run_cycle(self) -> None:
         self.cycles += 1
         started = time.perf_counter()
         try:
-            snapshot = self.snapshot()
-            built = time.perf_counter()
-            plan = await asyncio.to_thread(self.plan, snapshot)
+            self.prepare()
+            snapshot, plan, build_s, plan_s = await asyncio.to_thread(self._snapshot_and_plan)
             planned = time.perf_counter()
             await self.apply(snapshot, plan)
             applied = time.perf_counter()
@@ -74,9 +126,11 @@ class SchedulingLoop(Generic[S, P]):
             log.exception("scheduling cycle failed", extra={"cycle": self.cycles})
             metrics.API_ERRORS.labels(kind="cycle").inc()
             return
+        finally:
+            self.last_cycle_at = time.monotonic()
         metrics.CYCLES.inc()
-        metrics.PLAN_DURATION.labels(stage="snapshot").observe(built - started)
-        metrics.PLAN_DURATION.labels(stage="plan").observe(planned - built)
+        metrics.PLAN_DURATION.labels(stage="snapshot").observe(build_s)
+        metrics.PLAN_DURATION.labels(stage="plan").observe(plan_s)
         metrics.PLAN_DURATION.labels(stage="apply").observe(applied - planned)
         log.debug(
             "cycle done (%s)",

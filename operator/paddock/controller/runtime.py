@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import os
+import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,7 +20,7 @@ from paddock.controller import metrics
 from paddock.controller.applier import Applier, Clients
 from paddock.controller.cluster_state import ClusterState, SnapshotBuilder
 from paddock.controller.labels import WORKLOAD_LABEL
-from paddock.controller.leadership import LeaseElector
+from paddock.controller.leadership import LeaderElectionConfig, LeaseElector
 from paddock.controller.listwatch import ListWatch
 from paddock.controller.loop import SchedulingLoop
 from paddock.controller.observed import (
@@ -34,6 +37,7 @@ from paddock.controller.observed import (
     pod_record,
 )
 from paddock.controller.watched import Records
+from paddock.controller.writer import ApiClientWithTimeout
 from paddock.planner import Plan, plan
 
 log = logging.getLogger("paddock.runtime")
@@ -46,6 +50,21 @@ def plan_state(state: ClusterState) -> Plan:
     return plan(state.snapshot)
 
 
+EXIT_FENCED = 3
+"""Exit status of a leader that could not renew within the renew deadline, or lost the Lease."""
+EXIT_LEASE_TASK_ENDED = 4
+"""Exit status when the lease task ended: without it this replica can never lead again."""
+
+
+def hard_exit(status: int) -> None:
+    """Leave now, without kopf's cleanup (which would call an API that may be unreachable):
+    flush the logs first, so the reason is on record."""
+    for handler in logging.getLogger().handlers:
+        with contextlib.suppress(Exception):
+            handler.flush()
+    os._exit(status)
+
+
 @dataclass
 class Runtime:
     builder: SnapshotBuilder
@@ -53,11 +72,24 @@ class Runtime:
     elector: LeaseElector
     loop: SchedulingLoop[ClusterState, Plan]
     watches: tuple[ListWatch[Any], ...]
+    store_lock: threading.Lock
+    """Held by the watch threads while they apply an event, and by the snapshot build."""
     kopf_listed: asyncio.Event = field(default_factory=asyncio.Event)
     """Set by the first kopf event handler call: kopf has filled its indexes."""
+    kopf_namespaces: Mapping[str, Any] = field(default_factory=dict)
+    """kopf's live namespace index; mutated on the event loop, copied there per cycle."""
+    exit: Callable[[int], None] = hard_exit
+    tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    _watch_threads: list[threading.Thread] = field(default_factory=list)
 
     @classmethod
-    def create(cls, api: client.ApiClient, lease_namespace: str) -> Runtime:
+    def create(
+        cls,
+        api: client.ApiClient,
+        lease_namespace: str,
+        election: LeaderElectionConfig | None = None,
+        watch_timeout: int = 300,
+    ) -> Runtime:
         memory: dict[str, tuple[tuple[str, int], ...]] = {}
         rejected: dict[str, tuple[int, str]] = {}
         builder = SnapshotBuilder(
@@ -65,34 +97,65 @@ class Runtime:
             rejected=rejected,
             shrink_grace=float(os.environ.get("PADDOCK_SHRINK_GRACE_SECONDS", "300")),
         )
-        elector = LeaseElector(client.CoordinationV1Api(api), namespace=lease_namespace)
-        # The applier's writer drops its queued writes once this replica stops leading.
+        elector = LeaseElector(
+            client.CoordinationV1Api(api),
+            namespace=lease_namespace,
+            config=election or LeaderElectionConfig(),
+        )
+        # The writer asks before every write: a replica past its renew deadline writes nothing.
         applier = Applier(
             Clients.from_api_client(api),
             admitted_memory=memory,
             rejected=rejected,
             is_leader=lambda: elector.is_leader,
         )
+        lock = threading.Lock()
+
+        def build() -> ClusterState:
+            with lock:
+                return builder.build()
+
         loop: SchedulingLoop[ClusterState, Plan] = SchedulingLoop(
-            snapshot=builder.build,
+            snapshot=build,
             plan=plan_state,
             apply=applier.apply,
             is_leader=lambda: elector.is_leader,
         )
         applier.poke = loop.poke  # retries of failed writes, held-back status writes
-        return cls(
+        runtime = cls(
             builder=builder,
             applier=applier,
             elector=elector,
             loop=loop,
-            watches=list_watches(builder, loop.poke, api),
+            watches=list_watches(builder, loop.poke, api, lock, watch_timeout),
+            store_lock=lock,
         )
+        loop.prepare = runtime.copy_namespaces
+        return runtime
+
+    # ------------------------------------------------------------------ tasks
+    def start(self) -> None:
+        """Start the loop, the supervised lease task and the watches (from kopf's startup)."""
+        self.loop.bind()
+        for name, coroutine in (
+            ("loop", self.loop.run()),
+            ("lease", self.supervise_lease()),
+            ("watches", self.start_watches()),
+        ):
+            self.tasks[name] = asyncio.create_task(coroutine, name=f"paddock-{name}")
+
+    async def stop(self) -> None:
+        """Clean shutdown: stop the tasks and the watches, give the Lease up."""
+        for task in self.tasks.values():
+            task.cancel()
+        self.stop_watches()
+        await asyncio.to_thread(self.elector.release)
 
     async def start_watches(self) -> None:
         """Start the list-watches; the loop runs once they and kopf have listed."""
         running = asyncio.get_running_loop()
         for watch in self.watches:
-            watch.start(running)
+            self._watch_threads.append(watch.start(running))
         await self.kopf_listed.wait()
         for watch in self.watches:
             await watch.listed.wait()
@@ -103,45 +166,145 @@ class Runtime:
             watch.stop()
 
     def bind_indexes(self, kwargs: Mapping[str, Any]) -> None:
-        """Give the builder kopf's live namespace index (passed to startup handlers by name)."""
-        self.builder.namespaces = kwargs["paddock_namespaces"]
+        """Keep kopf's live namespace index (passed to startup handlers by name)."""
+        self.kopf_namespaces = kwargs["paddock_namespaces"]
+        self.copy_namespaces()
 
-    async def keep_lease(self, every: float = 5.0) -> None:
-        """Acquire or renew the Lease forever; a lost Lease drops this replica's write memory."""
+    def copy_namespaces(self) -> None:
+        """On the event loop, before each snapshot: the builder reads a copy, in its thread."""
+        self.builder.namespaces = {
+            name: tuple(store) for name, store in list(self.kopf_namespaces.items())
+        }
+
+    # ------------------------------------------------------------------ the Lease
+    async def supervise_lease(self) -> None:
+        """Run `keep_lease`; it never ends on its own, so if it does, exit (the kubelet
+        restarts the process): a replica without a lease task would never lead again."""
+        try:
+            await self.keep_lease()
+        except asyncio.CancelledError:
+            raise  # a clean shutdown
+        except BaseException:
+            log.critical("the lease task died; exiting", exc_info=True)
+        else:
+            log.critical("the lease task ended; exiting")
+        self.exit(EXIT_LEASE_TASK_ENDED)
+
+    async def keep_lease(self) -> None:
+        """Acquire or renew the Lease every retry period, forever.
+
+        Any error of an attempt (API error, timeout, refused connection) is
+        logged and the attempt retried; it never ends the task. While an attempt
+        is in flight the renew deadline is watched too: a leader that passes it
+        is fenced at that moment, not when a hung call returns.
+        """
+        elector, period = self.elector, self.elector.config.retry_period
         while True:
-            was_leader = self.elector.is_leader
-            leader = await asyncio.to_thread(self.elector.step)
+            if elector.fenced:
+                self.fence()
+                return
+            was_leader = elector.is_leader
+            attempt = asyncio.ensure_future(asyncio.to_thread(elector.step))
+            while not attempt.done():
+                wait = max(0.0, elector.deadline - time.monotonic()) if was_leader else None
+                await asyncio.wait({attempt}, timeout=wait)
+                if elector.fenced:
+                    self.fence()
+                    return
+            try:
+                leader = attempt.result()
+            except Exception as error:
+                metrics.API_ERRORS.labels(kind="lease").inc()
+                log.warning("lease %s/%s: %s", elector.namespace, elector.name, error)
+                leader = elector.is_leader
+            if elector.fenced:
+                self.fence()
+                return
             metrics.IS_LEADER.set(1 if leader else 0)
             if leader and not was_leader:
                 self.loop.poke("became leader")
-            if was_leader and not leader:
-                log.warning("lost the scheduling Lease; standing by")
-                self.builder.admitted_override.clear()
-                # Only the leader's figures are true; a standby exports none.
-                for gauge in (
-                    metrics.BUDGET_CORES,
-                    metrics.POOL_CORES,
-                    metrics.PENDING_WORKLOADS,
-                    metrics.ADMITTED_WORKLOADS,
-                    metrics.INVALID_WORKLOADS,
-                ):
-                    gauge.clear()
-            await asyncio.sleep(every)
+            await self._sleep_until_next_try(period)
+
+    async def _sleep_until_next_try(self, period: float) -> None:
+        """Sleep a retry period, waking at the renew deadline if it comes first."""
+        elector = self.elector
+        if not elector.is_leader:
+            await asyncio.sleep(period)
+            return
+        left = elector.deadline - time.monotonic()
+        await asyncio.sleep(max(0.0, min(period, left)))
+
+    def fence(self) -> None:
+        """This replica led and must not any more: stop writing, say why, exit non-zero.
+
+        The writer's gate is already closed (`is_leader` is false on the local
+        clock); queued writes are dropped here, and the exit ends the ones in
+        flight. Restarting gives the process empty memories, as a standby has.
+        """
+        elector = self.elector
+        metrics.IS_LEADER.set(0)
+        if elector.lost_to is not None:
+            why = f"the Lease is held by {elector.lost_to!r}"
+        else:
+            why = f"no renewal within the renew deadline ({elector.config.renew_deadline:g} s)"
+        dropped = self.applier.writer.drop_pending() if self.applier.writer else 0
+        # The deadline on this host's monotonic clock: fault tests line it up with what a
+        # proxy saw this process send (tests/integration/test_faults.py).
+        log.error(
+            "lost the scheduling Lease: %s; stopped writing at monotonic %.3f, dropped %d "
+            "queued writes; exiting so the process restarts",
+            why,
+            min(elector.deadline, time.monotonic()),
+            dropped,
+        )
+        self.exit(EXIT_FENCED)
+
+    # ------------------------------------------------------------------ health
+    def health(self, now: float | None = None) -> str | None:
+        """Why this replica is unhealthy (for /healthz), or None when it is healthy."""
+        now = time.monotonic() if now is None else now
+        for name, task in self.tasks.items():
+            # The watches task ends once everything has listed; only its failure counts.
+            if task.done() and (name != "watches" or task.cancelled() or task.exception()):
+                return f"the {name} task ended"
+        for thread in self._watch_threads:
+            if not thread.is_alive():
+                return f"watch thread {thread.name} died"
+        running_since = self.loop.running_since
+        if self.elector.is_leader and running_since is not None:
+            # Counted from when this replica both led and had its indexes (a long first list
+            # is the startup probe's business, not a stalled loop).
+            since = max(self.elector.leading_since or now, running_since)
+            bound = self.stall_bound
+            if self.loop.stale(bound, now, since):
+                return f"the leader completed no scheduling cycle in {bound:g} s"
+        return None
+
+    @property
+    def stall_bound(self) -> float:
+        """How long a leader may go without finishing a cycle: three resyncs and some slack."""
+        return 3 * self.loop.resync + 15.0
 
 
 def list_watches(
-    builder: SnapshotBuilder, poke: Callable[[str], None], api: client.ApiClient
+    builder: SnapshotBuilder,
+    poke: Callable[[str], None],
+    api: client.ApiClient,
+    lock: threading.Lock | None = None,
+    watch_timeout: int = 300,
 ) -> tuple[ListWatch[Any], ...]:
     """The list-watches that fill the builder: Paddock's objects, nodes, pods, Deployments and
     PodDisruptionBudgets.
 
-    Everything pokes the loop on every change, except pods: they poke it when
-    they are Paddock's own or when they leave (freed cores); other pods arriving
-    are read by the next cycle anyway.
+    Each applies its events in its own thread, holding `lock` (the snapshot
+    build holds it too). Everything pokes the loop on every change, except pods:
+    they poke it when they are Paddock's own or when they leave (freed cores);
+    other pods arriving are read by the next cycle anyway.
     """
+    lock = lock or threading.Lock()
     store, deployments = builder.nodes_and_pods, builder.deployments
     # A client of their own: long watches must not take connections from the writers' pool.
-    watching = client.ApiClient(api.configuration)
+    watching = ApiClientWithTimeout(api.configuration)
     core, apps = client.CoreV1Api(watching), client.AppsV1Api(watching)
     policy = client.PolicyV1Api(watching)
     custom = client.CustomObjectsApi(watching)
@@ -169,6 +332,8 @@ def list_watches(
             record=object_facts,
             replace=then_poke(kept.replace, f"{plural} listed"),
             put=then_poke(kept.put, plural),
+            lock=lock,
+            watch_timeout=watch_timeout,
         )
 
     return (
@@ -182,6 +347,8 @@ def list_watches(
             record=node_facts,
             replace=then_poke(store.nodes.replace, "nodes listed"),
             put=then_poke(store.nodes.put, "node"),
+            lock=lock,
+            watch_timeout=watch_timeout,
         ),
         ListWatch[PodRecord](
             kind="pods",
@@ -191,6 +358,8 @@ def list_watches(
             replace=then_poke(store.replace_pods, "pods listed"),
             put=put_pod,
             field_selector=POD_SELECTOR,
+            lock=lock,
+            watch_timeout=watch_timeout,
         ),
         ListWatch[DeploymentFacts](
             kind="deployments",
@@ -199,6 +368,8 @@ def list_watches(
             record=deployment_facts,
             replace=then_poke(deployments.replace, "deployments listed"),
             put=then_poke(deployments.put, "deployment"),
+            lock=lock,
+            watch_timeout=watch_timeout,
             label_selector=WORKLOAD_LABEL,
         ),
         ListWatch[PdbFacts](
@@ -209,5 +380,7 @@ def list_watches(
             replace=then_poke(builder.pdbs.replace, "poddisruptionbudgets listed"),
             put=then_poke(builder.pdbs.put, "poddisruptionbudget"),
             label_selector=WORKLOAD_LABEL,
+            lock=lock,
+            watch_timeout=watch_timeout,
         ),
     )

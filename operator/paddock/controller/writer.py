@@ -23,9 +23,14 @@ its memory of that write so a later cycle retries it. Nothing a write raises
 stops a worker.
 
 Leadership: before starting each write a worker asks `gate()` (does this replica
-still hold the Lease?). When it says no, every queued write is dropped (their
-`on_failure` callbacks run, so the memories forget them); writes already in
-flight finish.
+still hold the Lease, on its local clock? see leadership.py). When it says no,
+every queued write is dropped (their `on_failure` callbacks run, so the memories
+forget them); writes already in flight finish or time out.
+
+Timeouts: every call goes through `ApiClientWithTimeout`, which gives any call
+made without `_request_timeout` a default one (`WRITE_TIMEOUT`), so a write to
+an API server that stopped answering fails in bounded time instead of holding
+its lane (and a pooled connection) forever.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from paddock.controller import metrics
@@ -48,6 +54,34 @@ log = logging.getLogger("paddock.writer")
 
 WRITES_IN_FLIGHT = 64
 """Default number of writer threads (and of pooled connections, see main.py)."""
+
+
+WRITE_TIMEOUT = (5.0, 30.0)
+"""(connect, read) seconds for a call made without a timeout of its own: the writes."""
+
+
+class ApiClientWithTimeout(client.ApiClient):
+    """The official client, with a default timeout for every call that sets none."""
+
+    default_timeout: tuple[float, float] = WRITE_TIMEOUT
+
+    def call_api(
+        self,
+        method: str,
+        url: str,
+        header_params: Any = None,
+        body: Any = None,
+        post_params: Any = None,
+        _request_timeout: Any = None,
+    ) -> Any:
+        return super().call_api(
+            method,
+            url,
+            header_params=header_params,
+            body=body,
+            post_params=post_params,
+            _request_timeout=_request_timeout or self.default_timeout,
+        )
 
 
 @dataclass(eq=False)
