@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# An experiment: one arm64 kind worker on this x86 machine, under qemu user-mode
-# emulation, joined to the running e2e cluster, so a real kubelet registers a
-# true kubernetes.io/arch=arm64 node and Paddock can place a real arm64 agent
-# container on it.
+# One arm64 kind worker on this x86 machine, under qemu user-mode emulation,
+# joined to the running e2e cluster, so a real kubelet registers a true
+# kubernetes.io/arch=arm64 node and Paddock can place a real arm64 agent
+# container on it. hack/kind-e2e.sh runs `up` on every run (CI's included)
+# unless PADDOCK_KIND_ARM64=0, and fails when it fails.
 #
 #   hack/kind/arm64-worker.sh up      build the arm64 images (cached), start and join the worker
 #   hack/kind/arm64-worker.sh down    remove it (kind delete cluster also does)

@@ -12,7 +12,13 @@
 # The private engine keeps its data root (and so every image built for kind)
 # in $PADDOCK_CACHE/kind/docker, so a later run reuses the images; its socket,
 # pid file and exec root are in $PADDOCK_DOCKER_RUN (default /run/paddock-docker).
-# `start` exits 3 with the reason on stderr when no engine can run here.
+#
+# `start` exits 3, with the reason on stderr, only when no engine can run here:
+# none answers, and this is not root or there is neither a dockerd nor apt-get
+# to install one. Where one can run (root with apt, as on this project's
+# machines and CI's), every other failure (apt-get, dockerd not starting, a
+# privileged container failing, no binfmt_misc for the arm64 worker) exits 1:
+# hack/kind-e2e.sh then fails instead of skipping.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -23,10 +29,12 @@ PIDFILE="$RUN_DIR/dockerd.pid"
 LOGFILE="$KIND_CACHE/logs/dockerd.log"
 # Debian packages the kind path uses on the host: the engine (docker.io brings
 # containerd, runc, iptables), jq for the runtime wrapper, debootstrap for the
-# root file systems; qemu-user-static and the arm64 cross compiler only for the
-# arm64 experiment (PADDOCK_KIND_ARM64=1).
+# root file systems; qemu-user-static for the emulated arm64 worker
+# (PADDOCK_KIND_ARM64=1, the default of hack/kind-e2e.sh), and the arm64 cross
+# compiler only for its `full` mode (pause; PADDOCK_ARM64_MODE=full).
 PACKAGES=(docker.io jq debootstrap)
-ARM64_PACKAGES=(qemu-user-static binfmt-support gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
+ARM64_PACKAGES=(qemu-user-static binfmt-support)
+ARM64_FULL_PACKAGES=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
 
 private_running() {
   local pid
@@ -50,21 +58,39 @@ current_host() {
   fi
 }
 
+# Whether an engine could run here at all (see the header); prints the reason
+# when not. Root with apt-get (or with a dockerd already installed) can.
+can_run() {
+  if [[ "$(id -u)" != 0 ]]; then
+    echo "no Docker Engine answers, and the private dockerd needs root" >&2
+    return 3
+  fi
+  if ! command -v dockerd >/dev/null && ! command -v apt-get >/dev/null; then
+    echo "no Docker Engine answers, no dockerd is installed and there is no apt-get to install docker.io" >&2
+    return 3
+  fi
+}
+
 # arm64 binaries (and arm64 containers) run here through qemu-user-static's
 # binfmt_misc handler; the F flag keeps it working inside containers.
 enable_binfmt() {
   [[ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]] && return 0
   if [[ ! -e /proc/sys/fs/binfmt_misc/register ]]; then
     mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc \
-      || { echo "cannot mount binfmt_misc" >&2; return 3; }
+      || { echo "cannot mount binfmt_misc (the emulated arm64 worker needs it)" >&2; return 1; }
   fi
   update-binfmts --enable qemu-aarch64 >/dev/null 2>&1 || true
-  [[ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]] || { echo "no qemu-aarch64 binfmt handler" >&2; return 3; }
+  [[ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]] \
+    || { echo "no qemu-aarch64 binfmt handler (the emulated arm64 worker needs it)" >&2; return 1; }
 }
 
+# Exits 3 when nothing can be installed here (no root, no apt-get), 1 when the
+# install itself fails.
 install() {
   local want=("${PACKAGES[@]}") missing=() p
   [[ "${PADDOCK_KIND_ARM64:-0}" == 1 ]] && want+=("${ARM64_PACKAGES[@]}")
+  [[ "${PADDOCK_KIND_ARM64:-0}" == 1 && "${PADDOCK_ARM64_MODE:-hybrid}" == full ]] \
+    && want+=("${ARM64_FULL_PACKAGES[@]}")
   for p in "${want[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
   done
@@ -85,7 +111,7 @@ install() {
   { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
       "${missing[@]}" >/dev/null; } || rc=$?
   [[ $created == 1 ]] && rm -f "$policy"
-  [[ $rc == 0 ]] || { echo "apt-get install ${missing[*]} failed ($rc)" >&2; return 3; }
+  [[ $rc == 0 ]] || { echo "apt-get install ${missing[*]} failed ($rc)" >&2; return 1; }
   if [[ "${PADDOCK_KIND_ARM64:-0}" == 1 ]]; then enable_binfmt; fi
 }
 
@@ -114,9 +140,11 @@ start() {
     log "Docker Engine answers at $host"
     return 0
   fi
-  install || return 3
-  command -v dockerd >/dev/null || { echo "dockerd is not installed" >&2; return 3; }
-  [[ "$(id -u)" == 0 ]] || { echo "the private dockerd needs root" >&2; return 3; }
+  can_run || return 3
+  local rc=0
+  install || rc=$?
+  [[ $rc == 0 ]] || return $rc
+  command -v dockerd >/dev/null || { echo "dockerd is not installed (apt-get install docker.io)" >&2; return 1; }
   write_config
   log "starting a private dockerd (socket $SOCK, data root $DATA_ROOT)"
   # setsid: the engine outlives this script, in its own session, until `stop`.
@@ -126,7 +154,7 @@ start() {
     if ((SECONDS >= deadline)) || ! kill -0 $! 2>/dev/null; then
       tail -n 15 "$LOGFILE" >&2
       echo "dockerd did not start; its log: $LOGFILE" >&2
-      return 3
+      return 1
     fi
     sleep 0.5
   done
@@ -136,7 +164,7 @@ start() {
       "$(probe_image)" /bin/true 2>&1)"; then
     echo "privileged containers fail on this engine: $out" >&2
     stop
-    return 3
+    return 1
   fi
   log "private dockerd ready (pid $(cat "$PIDFILE"))"
 }

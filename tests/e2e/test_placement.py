@@ -7,8 +7,9 @@
   containers of the tiny agent image by the kind workers' kubelets (amd64, so
   with Paddock's arm64 affinity taken out: a real amd64 kubelet always reports
   kubernetes.io/arch=amd64).
-- Onto an arm64 kind worker, when hack/kind-e2e.sh joined one (PADDOCK_KIND_ARM64=1,
-  an experiment): its kubelet is the arm64 build, running under qemu, so the node's
+- Onto the emulated arm64 kind worker hack/kind-e2e.sh joins (always, unless
+  PADDOCK_KIND_ARM64=0, and then the script deselects this test and says so): its
+  kubelet is the arm64 build, running under qemu, so the node's
   kubernetes.io/arch=arm64 comes from the kubelet itself; the agent's arm64 busybox
   runs through binfmt_misc. Paddock's own placement, unchanged.
 """
@@ -197,7 +198,7 @@ def test_paddock_pod_template_runs_as_real_containers_on_kind_workers(
 
 @pytest.mark.skipif(
     not os.environ.get("PADDOCK_E2E_ARM64_NODE"),
-    reason="no emulated arm64 kind worker (PADDOCK_KIND_ARM64=1 hack/kind-e2e.sh joins one)",
+    reason="no emulated arm64 kind worker joined (hack/kind-e2e.sh joins one)",
 )
 def test_real_arm64_agent_on_emulated_arm64_worker(
     kind_cluster: Cluster, ground: Ground, agent_image: str
