@@ -28,8 +28,14 @@ eval "$("$HACK_DIR/cluster.sh" env)"
 
 log "installing the CRDs from crds/"
 kubectl apply --server-side --force-conflicts -f "$REPO_ROOT/crds" >/dev/null
-kubectl wait --for=condition=Established --timeout=60s \
-  crd/corepools.paddock.dev crd/corebudgets.paddock.dev crd/agentworkloads.paddock.dev >/dev/null
+# `kubectl wait` fails at once while a just-created CRD has no conditions yet: retry.
+deadline=$((SECONDS + 60))
+until kubectl wait --for=condition=Established --timeout=60s \
+  crd/corepools.paddock.dev crd/corebudgets.paddock.dev crd/agentworkloads.paddock.dev \
+  >/dev/null 2>&1; do
+  ((SECONDS < deadline)) || die "the CRDs were not Established within 60 s"
+  sleep 1
+done
 
 stop_operator
 log "starting the operator (log: $DEMO_DIR/operator.log)"

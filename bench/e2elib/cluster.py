@@ -142,12 +142,21 @@ class BenchCluster:
 # ---------------------------------------------------------------------- setup
 def install_crds(cluster: BenchCluster) -> None:
     cluster.kubectl("apply", "--server-side", "-f", str(REPO_ROOT / "crds"))
-    cluster.kubectl(
-        "wait",
-        "--for=condition=Established",
-        "--timeout=60s",
-        *(f"crd/{plural}.paddock.dev" for plural in ("agentworkloads", "corebudgets", "corepools")),
-    )
+    # `kubectl wait` fails at once while a just-created CRD has no conditions yet: retry.
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            cluster.kubectl(
+                "wait",
+                "--for=condition=Established",
+                "--timeout=60s",
+                *(f"crd/{p}.paddock.dev" for p in ("agentworkloads", "corebudgets", "corepools")),
+            )
+            return
+        except RuntimeError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)
 
 
 def generate_nodes(

@@ -163,11 +163,9 @@ def install_ground(cluster: Cluster, helm: Helm, tmp_path: Path, prefix: str) ->
         )  # fmt: skip
         # The chart installs crds/ only when absent; make sure they are the current ones.
         cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(REPO_CRDS))
-        cluster.kubectl(
-            "wait", "--for=condition=Established", "--timeout=30s",
-            "crd/corepools.paddock.dev", "crd/corebudgets.paddock.dev",
-            "crd/agentworkloads.paddock.dev",
-        )  # fmt: skip
+        cluster.wait_established(
+            "corepools.paddock.dev", "corebudgets.paddock.dev", "agentworkloads.paddock.dev"
+        )
 
         generated = subprocess.run(
             [sys.executable, str(REPO_ROOT / "hack" / "fake-nodes.py"), "--pool", nodepool,

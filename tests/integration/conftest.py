@@ -38,13 +38,8 @@ def namespace(cluster: Cluster, request: pytest.FixtureRequest) -> Iterator[str]
 def crds(cluster: Cluster) -> None:
     """The generated CRDs installed and Established (idempotent: server-side apply)."""
     cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(REPO_ROOT / "crds"))
-    cluster.kubectl(
-        "wait",
-        "--for=condition=Established",
-        "--timeout=60s",
-        "crd/corepools.paddock.dev",
-        "crd/corebudgets.paddock.dev",
-        "crd/agentworkloads.paddock.dev",
+    cluster.wait_established(
+        "corepools.paddock.dev", "corebudgets.paddock.dev", "agentworkloads.paddock.dev"
     )
 
 

@@ -298,9 +298,7 @@ def test_template_verdicts_match_the_api_server(
 
 def _install_agent_workload_crd(cluster: Cluster, crd: dict[str, Any]) -> None:
     cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", "-", input=json.dumps(crd))
-    cluster.kubectl(
-        "wait", "--for=condition=Established", "--timeout=60s", "crd/agentworkloads.paddock.dev"
-    )
+    cluster.wait_established("agentworkloads.paddock.dev")
 
 
 def test_a_template_written_before_the_schema_is_caught_by_the_models(

@@ -18,6 +18,8 @@ from typing import Any
 
 import yaml
 
+from tests.support.waiting import wait_for
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -48,6 +50,22 @@ class Cluster:
     def get_json(self, *args: str) -> Any:
         """`kubectl get ... -o json`, parsed."""
         return json.loads(self.kubectl("get", *args, "-o", "json").stdout)
+
+    def wait_established(self, *crds: str, timeout: float = 60) -> None:
+        """Wait until each CRD is Established. `kubectl wait` fails at once, instead of
+        waiting, while a just-created CRD has no status conditions yet."""
+
+        def established(name: str) -> bool:
+            found = self.kubectl("get", "crd", name, "-o", "json", check=False)
+            if found.returncode != 0:
+                return False
+            conditions = (json.loads(found.stdout).get("status") or {}).get("conditions") or []
+            return any(c["type"] == "Established" and c["status"] == "True" for c in conditions)
+
+        for name in crds:
+            wait_for(
+                lambda name=name: established(name), timeout=timeout, what=f"{name} Established"
+            )
 
     def apply(self, manifest: str, namespace: str | None = None) -> None:
         extra = ["-n", namespace] if namespace else []
