@@ -135,6 +135,13 @@ def unplaced_since(status: Mapping[str, Any]) -> float | None:
     return None
 
 
+def _releasing(own: Sequence[DeploymentFacts], current: tuple[tuple[str, int], ...]) -> int:
+    """Replicas the workload's Deployments still run beyond what it holds now, per pool: a
+    scale-down, move or delete this replica decided but the watch has not shown done."""
+    held = dict(current)
+    return sum(max(0, d.replicas - held.get(d.pool, 0)) for d in own)
+
+
 def _planner_workload(
     key: str,
     workload: Parsed[AgentWorkloadSpec],
@@ -142,6 +149,7 @@ def _planner_workload(
     current: tuple[tuple[str, int], ...],
     placed: tuple[tuple[str, int], ...],
     candidates: Candidates,
+    releasing: int = 0,
 ) -> Workload:
     spec = workload.spec
     assert spec is not None
@@ -163,6 +171,7 @@ def _planner_workload(
         current=current,
         placed=placed,
         unplaced_since=unplaced_since(workload.facts.status),
+        releasing=releasing,
     )
 
 
@@ -396,13 +405,14 @@ class SnapshotBuilder:
             if current is None:
                 current = tuple(sorted((d.pool, d.replicas) for d in own if d.replicas > 0))
             placed = self._placed(key, own, workload.spec, existing_nodes)
+            releasing = _releasing(own, current)
             try:
                 refused = self.rejected.get(key)
                 if refused is not None and refused[0] == workload.facts.generation:
                     raise _Refused(refused[1])
                 shape = self._shape(workload)
                 planner_workloads.append(
-                    _planner_workload(key, workload, shape, current, placed, candidates)
+                    _planner_workload(key, workload, shape, current, placed, candidates, releasing)
                 )
                 shapes[key] = shape
             except Exception as error:  # one workload never stops the cycle (rule 9)

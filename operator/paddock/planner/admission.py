@@ -42,71 +42,91 @@ def hold_committed(cycle: Cycle, committed: Sequence[Entry]) -> None:
     once they have been unplaced for `Cycle.shrink_grace`. The admission is withdrawn only when
     the spec asks for it (replicas 0, minReplicas raised) or nothing of it runs any more.
     """
+    for e in committed:
+        _hold(cycle, e)
+        _keep_releasing(cycle, e)
+    for e in cycle.entries.values():
+        if e.start == 0 and e.w.releasing > 0:
+            _keep_releasing(cycle, e)  # withdrawn earlier, its pods still going
+
+
+def _keep_releasing(cycle: Cycle, e: Entry) -> None:
+    """Free before use: replicas given up (now, or earlier but still running) keep their cores
+    counted in the budget until the watch shows them gone, so no other workload is admitted
+    against them meanwhile (a crash between the two writes would over-commit the budget)."""
+    if e.budget is None:
+        return
+    releasing = max(0, e.w.releasing) + max(0, e.start - e.admitted)
+    if releasing:
+        cycle.ledger.add(e.budget, releasing * e.w.cores_per_replica)
+
+
+def _hold(cycle: Cycle, e: Entry) -> None:
+    """Step 1 for one committed workload (see `hold_committed`)."""
     cap = cycle.capacity
     ledger = cycle.ledger
-    for e in committed:
-        w = e.w
-        if not e.queued:
-            if w.replicas == 0:
-                e.events.append(f"scaled down from {e.start} to 0 replicas")
-            elif not _freeze(cycle, e):
-                e.events.append(f"admission withdrawn: {e.message}")
-            continue
-        current = _current(w)
-        allowed = set(e.pools)
-        # Pools of the admission the workload may still use, or that no longer exist (their
-        # pods keep running; nothing new goes there). A pool dropped from the spec is a move.
-        room = {p: r for p, r in current.items() if p in allowed or p not in cycle.pools}
-        kept = _keep_pods(cycle, e, room)
-        target = min(e.start, w.replicas)
-        if target < e.min:
-            e.events.append(
-                f"admission withdrawn: {e.start} admitted replicas are below minReplicas "
-                f"{w.min_replicas}; queued again"
-            )
-            e.pinned.clear()
-            continue
-        held = sum(kept.values())
-        if held > target:
-            _trim(cycle, e, kept, held - target)
-            held = target
-        missing = target - held
-        got = 0
-        mark = cap.mark()
-        if missing:
-            order = [p for p in e.pools if p in current] + [p for p in e.pools if p not in current]
-            fitted = cap.place(
-                order, w.cores_per_replica, w.memory_per_replica, missing, w.spread, kept
-            )
-            got = sum(fitted.values())
-            for node, replicas in fitted.items():
-                kept[node] = kept.get(node, 0) + replicas
-        if held == 0 and got < e.min:
-            # Nothing of it runs: queue it again rather than hold cores for pods that do not exist.
-            cap.rollback(mark)
-            e.pinned.clear()
-            e.events.append(
-                f"admission lost: only {got} of minReplicas {e.min} replicas can be placed "
-                "(nodes gone, unschedulable or full) and none is running; queued again"
-            )
-            continue
-        e.nodes = kept
-        e.per_pool = None
-        unplaced = target - held - got
-        if unplaced and w.min_replicas < w.replicas and _grace_over(cycle, w):
-            keep = max(e.min, held + got)
-            e.events.append(
-                f"shrunk from {target} to {keep} replicas: {target - keep} lost replicas found "
-                f"no room for {msg.plural(int(cycle.shrink_grace), 'second')}"
-            )
-            target, unplaced = keep, keep - held - got
-        e.unplaced = _unplaced_pools(cycle, e, current, unplaced)
-        e.admitted = target
-        e.state = "Admitted"
-        assert e.budget is not None  # queued entries have one
-        ledger.add(e.budget, e.admitted * w.cores_per_replica)
-        if got or target < e.start:
-            _note_changes(cycle, e, current, min(e.start, w.replicas))
+    w = e.w
+    if not e.queued:
+        if w.replicas == 0:
+            e.events.append(f"scaled down from {e.start} to 0 replicas")
+        elif not _freeze(cycle, e):
+            e.events.append(f"admission withdrawn: {e.message}")
+        return
+    current = _current(w)
+    allowed = set(e.pools)
+    # Pools of the admission the workload may still use, or that no longer exist (their
+    # pods keep running; nothing new goes there). A pool dropped from the spec is a move.
+    room = {p: r for p, r in current.items() if p in allowed or p not in cycle.pools}
+    kept = _keep_pods(cycle, e, room)
+    target = min(e.start, w.replicas)
+    if target < e.min:
+        e.events.append(
+            f"admission withdrawn: {e.start} admitted replicas are below minReplicas "
+            f"{w.min_replicas}; queued again"
+        )
+        e.pinned.clear()
+        return
+    held = sum(kept.values())
+    if held > target:
+        _trim(cycle, e, kept, held - target)
+        held = target
+    missing = target - held
+    got = 0
+    mark = cap.mark()
+    if missing:
+        order = [p for p in e.pools if p in current] + [p for p in e.pools if p not in current]
+        fitted = cap.place(
+            order, w.cores_per_replica, w.memory_per_replica, missing, w.spread, kept
+        )
+        got = sum(fitted.values())
+        for node, replicas in fitted.items():
+            kept[node] = kept.get(node, 0) + replicas
+    if held == 0 and got < e.min:
+        # Nothing of it runs: queue it again rather than hold cores for pods that do not exist.
+        cap.rollback(mark)
+        e.pinned.clear()
+        e.events.append(
+            f"admission lost: only {got} of minReplicas {e.min} replicas can be placed "
+            "(nodes gone, unschedulable or full) and none is running; queued again"
+        )
+        return
+    e.nodes = kept
+    e.per_pool = None
+    unplaced = target - held - got
+    if unplaced and w.min_replicas < w.replicas and _grace_over(cycle, w):
+        keep = max(e.min, held + got)
+        e.events.append(
+            f"shrunk from {target} to {keep} replicas: {target - keep} lost replicas found "
+            f"no room for {msg.plural(int(cycle.shrink_grace), 'second')}"
+        )
+        target, unplaced = keep, keep - held - got
+    e.unplaced = _unplaced_pools(cycle, e, current, unplaced)
+    e.admitted = target
+    e.state = "Admitted"
+    assert e.budget is not None  # queued entries have one
+    ledger.add(e.budget, e.admitted * w.cores_per_replica)
+    if got or target < e.start:
+        _note_changes(cycle, e, current, min(e.start, w.replicas))
 
 
 def _current(w: Workload) -> dict[str, int]:

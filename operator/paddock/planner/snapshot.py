@@ -99,6 +99,9 @@ class Workload:
     counted until the spec is fixed or the workload deleted. `unplaced_since` is when some of
     its admitted replicas were last found without a pod and without room (None: not so):
     after `Snapshot.shrink_grace` an elastic workload shrinks toward minReplicas.
+    `releasing` counts replicas its Deployments still run beyond `current` (a scale-down or
+    delete decided but not yet seen done): their cores stay counted in its budget until they
+    are, so no one is admitted against cores that are still in use ("free before use").
     """
 
     key: str
@@ -118,6 +121,7 @@ class Workload:
     placed: NodeReplicas = ()
     invalid: str = ""
     unplaced_since: float | None = None
+    releasing: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -562,3 +562,34 @@ def test_a_settled_workload_is_looked_at_again_when_the_cluster_drifts() -> None
         applier.close()
 
     run(scenario)
+
+
+def test_a_move_frees_before_it_uses_and_its_status_waits_for_the_freeing() -> None:
+    """The delete of the old pool's Deployment is queued before the new pool's create, in one
+    lane, and a status that gives replicas up lands after them: a crash in between never leaves
+    more replicas running than admitted."""
+    api = FakeApi()
+    other = Parsed(
+        ObjectFacts(None, "g3", "uid-g3", 1, "2026-01-01T00:00:00Z", {}, {}),
+        CorePoolSpec.model_validate({"nodeSelector": {}}),
+    )
+
+    async def scenario() -> None:
+        applier = make(api)
+        release = api.hold("deployment-delete", "team/mover-old")
+        w = workload("mover", status={"phase": "Running", "admittedReplicas": 2})
+        old = DeploymentFacts("mover-old", "team/mover", "g3", 2, 2, "x", uid="d1")
+        moved = replace(admitted("mover", replicas=1), assignments=(("g4", 1),))
+        s = replace(state([w], {"team/mover": (old,)}), pools={"g4": POOL, "g3": other})
+        await applier.apply(s, plan(moved))
+        wait_until(lambda: applier.writer is not None and applier.writer.queued <= 2, what="busy")
+        assert api.of("deployment", "team/mover") == []  # the create waits for the delete
+        assert api.of("status", "team/mover") == []  # and so does the status
+        release.set()
+        await settle(applier)
+        mine = ("team/mover", "team/mover-old")
+        kinds = [c.kind for c in api.calls if c.kind != "event" and c.target in mine]
+        assert kinds == ["deployment-delete", "deployment", "status"]
+        applier.close()
+
+    run(scenario)

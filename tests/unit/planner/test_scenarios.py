@@ -818,3 +818,22 @@ def test_borrowing_growth_leaves_what_a_waiting_cohort_member_may_reclaim() -> N
     grower = p.workloads["ns/grower"]
     assert grower.admitted_replicas == 2  # its own nominal: 4 cores
     assert not p.victims
+
+
+def test_cores_given_up_stay_counted_until_they_are_gone() -> None:
+    # Free before use: a scale-down decided now, or decided earlier but still running, keeps
+    # its cores in the budget, so nobody is admitted against them before the pods are gone.
+    b = budget(cores=8)
+    shrunk = workload("shrunk", cores=4, replicas=1, current=(("g4", 2),), placed=(("g4-0", 2),))
+    newcomer = workload("newcomer", cores=4, created=1)
+    p = plan(snapshot(nodes=nodes(2, 8), budgets=[b], workloads=[shrunk, newcomer]))
+    assert p.workloads["ns/shrunk"].admitted_replicas == 1
+    assert p.workloads["ns/newcomer"].reason is Reason.BUDGET_EXHAUSTED
+    # Next cycle: its Deployment still runs 2 (the watch has not shown the scale-down).
+    going = replace(shrunk, current=(("g4", 1),), releasing=1)
+    p = plan(snapshot(nodes=nodes(2, 8), budgets=[b], workloads=[going, newcomer]))
+    assert p.workloads["ns/newcomer"].reason is Reason.BUDGET_EXHAUSTED
+    # Once it is gone, the cores are free.
+    gone = replace(going, placed=(("g4-0", 1),), releasing=0)
+    p = plan(snapshot(nodes=nodes(2, 8), budgets=[b], workloads=[gone, newcomer]))
+    assert p.workloads["ns/newcomer"].admitted_replicas == 1

@@ -183,15 +183,24 @@ class Applier:
         self.statuses.held = False
         writes: list[Write] = []
         overrides: list[str] = []
+        frees = False
         if not decision.frozen:  # a frozen workload's Deployments are left as they are
-            writes, overrides = self.deployments.writes(key, parsed, decision, state)
+            writes, overrides, frees = self.deployments.writes(key, parsed, decision, state)
             writes.extend(self.pdbs.writes(key, parsed, decision, state))
         desired = dict(decision.assignments)
         ready = sum(d.ready_replicas for d in state.deployments.get(key, ()) if d.pool in desired)
         ready = min(ready, decision.admitted_replicas)
         status = workload_status(decision, ready, facts.generation, previous, overrides)
+        # A status that gives replicas up lands after the Deployments that free them, so the
+        # status never admits fewer replicas than run (free before use, even across a crash).
         status_writes = self.statuses.write(
-            "agentworkloads", namespace, name, facts.status, status, key
+            "agentworkloads",
+            namespace,
+            name,
+            facts.status,
+            status,
+            key,
+            lane=("deployments", key) if frees else None,
         )
         if status_writes:
             writes.extend(status_writes)

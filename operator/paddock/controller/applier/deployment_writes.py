@@ -56,16 +56,30 @@ class DeploymentWrites:
         parsed: Parsed[AgentWorkloadSpec],
         decision: WorkloadDecision,
         state: ClusterState,
-    ) -> tuple[list[Write], list[str]]:
-        """Create, resize or delete the workload's own Deployments to match its assignments."""
+    ) -> tuple[list[Write], list[str], bool]:
+        """Create, resize or delete the workload's own Deployments to match its assignments;
+        also whether any of the writes frees replicas.
+
+        Free before use: deletes and scale-downs are queued before creates and scale-ups (the
+        workload's Deployment writes run in order in one lane), so a move never runs more
+        replicas than admitted, not even if the process dies between the two writes.
+        """
         namespace = parsed.facts.namespace or ""
         existing = {d.pool: d for d in state.deployments.get(key, ())}
         desired = dict(decision.assignments)
-        writes: list[Write] = []
+        freeing: list[Write] = []
+        using: list[Write] = []
         overrides: list[str] = []
+        for pool_name, deployment in existing.items():
+            if pool_name in desired or deployment.replicas < 0:
+                continue
+            if self.written.get((key, pool_name)) == DELETED:
+                continue  # its delete is queued or in flight
+            freeing.append(self._delete_write(key, pool_name, namespace, deployment))
         for pool_name, replicas in decision.assignments:
             pool = state.pools.get(pool_name)
             found = existing.get(pool_name)
+            queue = freeing if found is not None and replicas < found.replicas else using
             if pool is None or pool.spec is None or parsed.spec is None:
                 # The pool was deleted under running pods: its Deployment stays as rendered;
                 # only its replica count follows the admission.
@@ -74,7 +88,7 @@ class DeploymentWrites:
                     and found.spec_hash is not None
                     and not self.current(key, pool_name, found, found.spec_hash, replicas)
                 ):
-                    writes.append(self._scale_write(key, found, replicas))
+                    queue.append(self._scale_write(key, found, replicas))
                 continue
             manifest, digest, overrides = self._render(
                 key, parsed, pool_name, pool, found.name if found else None
@@ -82,18 +96,12 @@ class DeploymentWrites:
             if self.current(key, pool_name, found, digest, replicas):
                 continue
             manifest = {**manifest, "spec": {**manifest["spec"], "replicas": replicas}}
-            writes.append(
+            queue.append(
                 self._apply_write(
                     key, pool_name, manifest, digest, replicas, decision.assignments, found, parsed
                 )
             )
-        for pool_name, deployment in existing.items():
-            if pool_name in desired or deployment.replicas < 0:
-                continue
-            if self.written.get((key, pool_name)) == DELETED:
-                continue  # its delete is queued or in flight
-            writes.append(self._delete_write(key, pool_name, namespace, deployment))
-        return writes, overrides
+        return freeing + using, overrides, bool(freeing)
 
     def _render(
         self,

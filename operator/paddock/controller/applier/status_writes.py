@@ -16,7 +16,7 @@ What was queued is remembered until the watch echoes it, so an in-flight write i
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,8 +80,10 @@ class StatusWrites:
         current: Mapping[str, Any],
         desired: dict[str, Any],
         key: str | None = None,
+        lane: Hashable | None = None,
     ) -> list[Write]:
-        """The merge patch that makes `current` (what the watch shows) `desired`, if due."""
+        """The merge patch that makes `current` (what the watch shows) `desired`, if due.
+        `lane` orders it after other writes (default: a lane of its own)."""
         memory_key = (plural, key or name)
         written = self.written.get(memory_key)
         if written is not None and strip_volatile(current) == strip_volatile(written):
@@ -131,7 +133,7 @@ class StatusWrites:
             )
         return [
             Write(
-                lane=("status", memory_key),
+                lane=lane or ("status", memory_key),
                 target=("status", memory_key),
                 kind="status",
                 call=call,
