@@ -125,7 +125,10 @@ def test_node_faults_under_full_pools_delete_no_running_pod(
 
         # Drain two nodes with Paddock's PodDisruptionBudgets: fixed workloads block it (their
         # floor is every replica), elastic ones give up at most down to minReplicas.
-        drained = nodes_with_pods(watch, nodes)[:2]
+        # Two nodes of the elastic workload with the lowest floor, and one of a fixed one.
+        elastic = [n for n in nodes if "elastic-a" in watch.running_on(n)][:2]
+        fixed = [n for n in nodes if "fixed-b" in watch.running_on(n) and n not in elastic][:1]
+        drained = elastic + fixed
         floors = {n: f for n, (_, _, f) in FILL.items() if f}
         lowest = dict(pods)
         outcomes = []
@@ -148,10 +151,13 @@ def test_node_faults_under_full_pools_delete_no_running_pod(
             lowest[name] = min(lowest[name], watch.running_count(name))
         ground.cluster.kubectl("uncordon", *drained)
         figures["drain"] = {
+            "nodes": len(drained),
             "exit codes": outcomes,
             "evicted": watch.counts()["drained"],
             "lowest running": lowest,
         }
+        if fixed:  # the fixed workload's PodDisruptionBudget refuses every eviction
+            assert outcomes[-1] != 0, "draining a node of a fixed workload succeeded"
         for name, floor in floors.items():
             assert lowest[name] >= floor, (name, lowest[name], floor)
         for name in FILL:
