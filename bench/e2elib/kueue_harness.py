@@ -286,6 +286,7 @@ def side_by_side(kueue: Mapping[str, Any], paddock: Mapping[str, Any]) -> list[R
             "",
         ),
         Row("workloads admitted", kueue.get("admitted"), paddock.get("admitted"), ""),
+        Row("workloads finished", kueue.get("finished"), paddock.get("finished"), ""),
     ]
     return rows
 
