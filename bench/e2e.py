@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import fcntl
 import json
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -165,10 +166,15 @@ def run_kueue_shaped(args: argparse.Namespace, logs: Path, results: dict[str, An
         per_budget=args.kueue_per_budget, nodes=args.kueue_nodes, kopf=tuple(args.kopf)
     )
     if args.kueue_baseline:
-        harness = kueue_baseline.build()  # before any cluster: never build while measuring
-        results["kueue_baseline"] = run_on_fresh_cluster(
-            args, lambda cl: kueue_baseline.run(cl, kq_cfg, logs, harness)
-        )
+        try:
+            harness = kueue_baseline.build()  # before any cluster: never build while measuring
+        except (OSError, subprocess.SubprocessError) as error:
+            log(f"kueue baseline: Kueue's harness could not be built ({error}); Paddock alone")
+            results["kueue_baseline"] = {"ok": False, "error": f"build failed: {error}"}
+        else:
+            results["kueue_baseline"] = run_on_fresh_cluster(
+                args, lambda cl: kueue_baseline.run(cl, kq_cfg, logs, harness)
+            )
         print("kueue_baseline:", json.dumps(results["kueue_baseline"]), flush=True)
     load_start = load_average()
     results["kueue"] = run_on_fresh_cluster(args, lambda cl: scenarios.kueue(cl, kq_cfg, logs))
