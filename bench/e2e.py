@@ -11,11 +11,14 @@ concurrently, and timestamps what happens with watches. Sub-benchmarks:
   rss         operator peak RSS at 1,000 and 5,000 nodes with 50,000 running pods
   kueue       Kueue's scheduler baseline shape: 5 cohorts x 6 budgets, 500 workloads each
               (350 small / 100 medium / 50 large = 1 / 5 / 20 cores), total time and
-              time to admission per class
+              time to admission per class; first Kueue's own harness (minimalkueue and
+              its runner, built by bench/kueue/build.sh) on a fresh control plane of the
+              same kind with the same shape, then Paddock, then both side by side
 
   bench/e2e.py --quick                       # a small smoke run, a few minutes
   bench/e2e.py                               # full sizes (tens of minutes on 2 cores)
   bench/e2e.py --only throughput --workloads 2000 --nodes 200
+  bench/e2e.py --only kueue --kueue-per-budget 100   # Kueue and Paddock, 3,000 workloads each
   bench/e2e.py --kubeconfig PATH             # use a running cluster instead of starting one
 
 Progress goes to stderr; stdout gets the figures, and its last line is one JSON
@@ -27,6 +30,7 @@ from __future__ import annotations
 import argparse
 import fcntl
 import json
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -36,8 +40,9 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(1, str(REPO_ROOT))  # `tests.support.operator`; bench/ itself is sys.path[0]
 
-from e2elib import scenarios  # noqa: E402
+from e2elib import kueue_baseline, scenarios  # noqa: E402
 from e2elib.cluster import BenchCluster, install_crds, log  # noqa: E402
+from e2elib.kueue_harness import format_table, rows_json, side_by_side  # noqa: E402
 from e2elib.report import load_average, machine  # noqa: E402
 
 SUB_BENCHMARKS = ("throughput", "rss", "kueue")
@@ -64,6 +69,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--pods", type=int, help="rss: running pods (50000)")
     parser.add_argument("--kueue-per-budget", type=int, help="kueue: workloads per budget (500)")
     parser.add_argument("--kueue-nodes", type=int, default=40, help="kueue: c8g.16xlarge nodes")
+    parser.add_argument(
+        "--no-kueue-baseline",
+        dest="kueue_baseline",
+        action="store_false",
+        help="kueue: run Paddock only, not Kueue's own harness before it",
+    )
     parser.add_argument("--kubeconfig", type=Path, help="use this cluster; do not start one")
     parser.add_argument("--cluster-dir", type=Path, default=REPO_ROOT / ".local" / "bench-cluster")
     parser.add_argument("--port-base", type=int, default=37000)
@@ -128,6 +139,12 @@ def summary(results: dict[str, Any]) -> dict[str, Any]:
     kq = results.get("kueue")
     if kq and kq.get("ready", True):
         out["kueue_total_s"] = kq["total_s"]
+    base = results.get("kueue_baseline")
+    if base and base.get("ok"):
+        out["kueue_baseline_total_s"] = base["total_s"]
+        for row in results.get("kueue_side_by_side", []):
+            if row["figure"] == "total time":
+                out["kueue_total_ratio"] = row["paddock_over_kueue"]
     return out
 
 
@@ -140,6 +157,49 @@ def exclusive(directory: Path) -> Any:
     except BlockingIOError:
         raise SystemExit(f"another bench/e2e.py is using {directory}") from None
     return handle
+
+
+def run_kueue_shaped(args: argparse.Namespace, logs: Path, results: dict[str, Any]) -> None:
+    """Kueue's own harness on a fresh control plane, then Paddock on another fresh one of the
+    same kind, same shape; then the two side by side (Paddock / Kueue ratios)."""
+    kq_cfg = scenarios.KueueConfig(
+        per_budget=args.kueue_per_budget, nodes=args.kueue_nodes, kopf=tuple(args.kopf)
+    )
+    if args.kueue_baseline:
+        try:
+            harness = kueue_baseline.build()  # before any cluster: never build while measuring
+        except (OSError, subprocess.SubprocessError) as error:
+            log(f"kueue baseline: Kueue's harness could not be built ({error}); Paddock alone")
+            results["kueue_baseline"] = {"ok": False, "error": f"build failed: {error}"}
+        else:
+            results["kueue_baseline"] = run_on_fresh_cluster(
+                args, lambda cl: kueue_baseline.run(cl, kq_cfg, logs, harness)
+            )
+        print("kueue_baseline:", json.dumps(results["kueue_baseline"]), flush=True)
+    load_start = load_average()
+    results["kueue"] = run_on_fresh_cluster(args, lambda cl: scenarios.kueue(cl, kq_cfg, logs))
+    results["kueue"]["load_average_start"] = load_start
+    print("kueue:", json.dumps(results["kueue"]), flush=True)
+    baseline = results.get("kueue_baseline")
+    if baseline:
+        rows = side_by_side(baseline, results["kueue"])
+        results["kueue_side_by_side"] = rows_json(rows)
+        workloads = results["kueue"].get("workloads") or baseline.get("workloads")
+        print(
+            f"\nKueue-shaped, {workloads} workloads, back to back on this machine\n"
+            f"(load: Kueue {baseline.get('load_average_start')} -> "
+            f"{baseline.get('load_average_end')}, Paddock {load_start} -> "
+            f"{results['kueue'].get('load_average_end')})\n",
+            flush=True,
+        )
+        if not baseline.get("complete"):
+            print(
+                "WARNING: Kueue's runner stopped before every workload finished: its total time "
+                "and admissions are not comparable (see kueue_baseline in the JSON).",
+                flush=True,
+            )
+        label = f"Kueue {baseline.get('kueue_version', '')} (minimalkueue)"
+        print(format_table(rows, label, "Paddock"), flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -173,11 +233,7 @@ def main(argv: list[str] | None = None) -> int:
         results["rss"] = run_on_fresh_cluster(args, lambda cl: scenarios.rss(cl, rss_cfg, logs))
         print("rss:", json.dumps(results["rss"]), flush=True)
     if "kueue" in args.only:
-        kq_cfg = scenarios.KueueConfig(
-            per_budget=args.kueue_per_budget, nodes=args.kueue_nodes, kopf=tuple(args.kopf)
-        )
-        results["kueue"] = run_on_fresh_cluster(args, lambda cl: scenarios.kueue(cl, kq_cfg, logs))
-        print("kueue:", json.dumps(results["kueue"]), flush=True)
+        run_kueue_shaped(args, logs, results)
     results["load_average_end"] = load_average()
     (logs / "results.json").write_text(json.dumps(results, indent=2))
     if args.out:

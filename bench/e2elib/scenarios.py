@@ -502,6 +502,11 @@ def kueue(cluster: BenchCluster, cfg: KueueConfig, logs: Path) -> dict[str, Any]
             cfg, classes, issued, observer, finisher, klass, started, ended, delta
         )
         figures["cpu_seconds"], figures["cpu_window_s"] = meter.seconds()
+        admitted = figures["admitted"] or 1
+        figures["cpu_ms_per_admission"] = {
+            k: round(1000 * v / admitted, 1) for k, v in figures["cpu_seconds"].items()
+        }
+        figures["operator_peak_rss_mib"] = rounded(operator.rss.peak_mib if operator.rss else 0, 1)
         figures["stalled"] = stalled
         return figures
     finally:
