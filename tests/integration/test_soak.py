@@ -199,9 +199,4 @@ def test_sigkill_soak_loses_and_doubles_no_admission(
     assert mismatched == [], f"settled but inconsistent (seed {seed}):\n" + "\n".join(mismatched)
     assert rewritten == 0, f"{rewritten} Deployments rewritten by restarts of a settled cluster"
     report = f"doubled admissions (seed {seed}):\n" + "\n".join(samples[:40])
-    if samples and os.environ.get("PADDOCK_SOAK_STRICT") != "1":
-        # Known (docs/reliability.md): the applier writes a shrink and the admission that uses
-        # the freed cores concurrently, so a kill between them leaves the budget over until
-        # the next leader's first cycle. Remove this once fixed; PADDOCK_SOAK_STRICT=1 fails.
-        pytest.xfail(f"known transient over-commit across kills: {report}")
     assert samples == [], report
