@@ -20,7 +20,6 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
 from kubernetes import client
 
 from tests.support.cluster import REPO_ROOT, Cluster
