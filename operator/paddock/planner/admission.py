@@ -56,7 +56,8 @@ def _keep_releasing(cycle: Cycle, e: Entry) -> None:
     against them meanwhile (a crash between the two writes would over-commit the budget)."""
     if e.budget is None:
         return
-    releasing = max(0, e.w.releasing) + max(0, e.start - e.admitted)
+    given_up = min(max(0, e.start - e.admitted), e.running)  # only running pods hold cores
+    releasing = max(0, e.w.releasing) + given_up
     if releasing:
         cycle.ledger.add(e.budget, releasing * e.w.cores_per_replica)
 
@@ -68,6 +69,8 @@ def _hold(cycle: Cycle, e: Entry) -> None:
     w = e.w
     if not e.queued:
         if w.replicas == 0:
+            e.running = sum(_keep_pods(cycle, e, _current(w)).values())
+            e.pinned.clear()
             e.events.append(f"scaled down from {e.start} to 0 replicas")
         elif not _freeze(cycle, e):
             e.events.append(f"admission withdrawn: {e.message}")
@@ -78,6 +81,7 @@ def _hold(cycle: Cycle, e: Entry) -> None:
     # pods keep running; nothing new goes there). A pool dropped from the spec is a move.
     room = {p: r for p, r in current.items() if p in allowed or p not in cycle.pools}
     kept = _keep_pods(cycle, e, room)
+    e.running = sum(kept.values())
     target = min(e.start, w.replicas)
     if target < e.min:
         e.events.append(
@@ -207,6 +211,7 @@ def _freeze(cycle: Cycle, e: Entry) -> bool:
     """
     current = _current(e.w)
     kept = _keep_pods(cycle, e, current)
+    e.running = sum(kept.values())
     if not kept:
         e.pinned.clear()
         return False

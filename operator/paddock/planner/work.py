@@ -41,6 +41,7 @@ class Entry:
         "queued",
         "rank",
         "reason",
+        "running",
         "start",
         "state",
         "unplaced",
@@ -69,6 +70,8 @@ class Entry:
         self.unplaced: dict[str, int] = {}
         # Holds what it has without being planned (its spec cannot be read or queued).
         self.frozen = False
+        # Of its admitted replicas, those whose pods run (on nodes that exist).
+        self.running = 0
         # Replicas per pool derived from `nodes`; None when `nodes` changed since computed.
         self.per_pool: tuple[tuple[str, int], ...] | None = None
         self.events: list[str] = []

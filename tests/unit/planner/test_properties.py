@@ -201,8 +201,9 @@ def _added(snap: Snapshot, p: Plan) -> tuple[dict[str, int], dict[str, int]]:
 
 
 def _releases_pods(snap: Snapshot, p: Plan) -> bool:
-    """Whether the plan removes any pod from a usable node (freeing room for the next cycle)."""
-    eligible = _eligible(snap)
+    """Whether the plan removes any running pod: its cores, on the node and in the budget
+    (free before use), are free only in the next cycle."""
+    eligible = {n.name for n in snap.nodes}
     for w in snap.workloads:
         new = dict(p.workloads[w.key].placements)
         old: dict[str, int] = {}
