@@ -57,9 +57,10 @@ def _keep_releasing(cycle: Cycle, e: Entry) -> None:
     if e.budget is None:
         return
     given_up = min(max(0, e.start - e.admitted), e.running)  # only running pods hold cores
-    releasing = max(0, e.w.releasing) + given_up
+    e.released = given_up * e.w.cores_per_replica
+    releasing = max(0, e.w.releasing) * e.w.cores_per_replica + e.released
     if releasing:
-        cycle.ledger.add(e.budget, releasing * e.w.cores_per_replica)
+        cycle.ledger.add(e.budget, releasing)
 
 
 def _hold(cycle: Cycle, e: Entry) -> None:
@@ -386,6 +387,21 @@ def try_admit(cycle: Cycle, e: Entry, growth: bool, own_only: bool = False) -> s
     ledger = cycle.ledger
     cores = w.cores_per_replica
     least = 1 if growth else e.min
+    if e.released:  # a workload re-admitted at once reuses the cores it gave up
+        ledger.add(budget, -e.released)
+        outcome = _try_admit(cycle, e, growth, own_only, least)
+        e.released = max(0, e.released - e.admitted * cores)
+        ledger.add(budget, e.released)
+        return outcome
+    return _try_admit(cycle, e, growth, own_only, least)
+
+
+def _try_admit(cycle: Cycle, e: Entry, growth: bool, own_only: bool, least: int) -> str:
+    w = e.w
+    budget = e.budget
+    assert budget is not None
+    ledger = cycle.ledger
+    cores = w.cores_per_replica
     count = min(w.replicas - e.admitted, ledger.headroom(budget) // cores)
     defer = False
     if own_only:

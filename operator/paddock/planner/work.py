@@ -41,6 +41,7 @@ class Entry:
         "queued",
         "rank",
         "reason",
+        "released",
         "running",
         "start",
         "state",
@@ -72,6 +73,9 @@ class Entry:
         self.frozen = False
         # Of its admitted replicas, those whose pods run (on nodes that exist).
         self.running = 0
+        # Cores of its running replicas given up this cycle, still counted in its budget (free
+        # before use); its own re-admission may use them (they are the same pods' cores).
+        self.released = 0
         # Replicas per pool derived from `nodes`; None when `nodes` changed since computed.
         self.per_pool: tuple[tuple[str, int], ...] | None = None
         self.events: list[str] = []

@@ -837,3 +837,12 @@ def test_cores_given_up_stay_counted_until_they_are_gone() -> None:
     gone = replace(going, placed=(("g4-0", 1),), releasing=0)
     p = plan(snapshot(nodes=nodes(2, 8), budgets=[b], workloads=[gone, newcomer]))
     assert p.workloads["ns/newcomer"].admitted_replicas == 1
+
+
+def test_a_fixed_workload_scaled_up_keeps_its_running_replicas() -> None:
+    # minReplicas follows replicas (2 -> 3): re-admitted at 3 in the same cycle, reusing its
+    # own given-up cores, so its Deployment grows and no running pod is deleted.
+    running = workload("w", cores=1, replicas=3, current=(("g4", 2),), placed=(("g4-0", 2),))
+    p = plan(snapshot(nodes=nodes(1, 8), budgets=[budget(cores=4)], workloads=[running]))
+    d = p.workloads["ns/w"]
+    assert (d.admitted_replicas, d.assignments) == (3, (("g4", 3),))
