@@ -98,14 +98,33 @@ def _hold(cycle: Cycle, e: Entry) -> None:
     missing = target - held
     got = 0
     mark = cap.mark()
+    expired = _launch_expired(cycle, e)
+    e.no_launch = expired or not launch_allowed(cycle, e)
     if missing:
         order = [p for p in e.pools if p in current] + [p for p in e.pools if p not in current]
         fitted = cap.place(
-            order, w.cores_per_replica, w.memory_per_replica, missing, w.spread, kept
+            order,
+            w.cores_per_replica,
+            w.memory_per_replica,
+            missing,
+            w.spread,
+            kept,
+            launch=not e.no_launch,
         )
         got = sum(fitted.values())
         for node, replicas in fitted.items():
             kept[node] = kept.get(node, 0) + replicas
+    if expired and held + got < target:
+        # Waited for a launch past the deadline: give up the replicas still waiting (keep
+        # those that run or fit existing nodes now), and ask for no launch for a while.
+        e.timed_out = target - held - got
+        e.events.append(f"provisioning timed out: {_timeout_words(cycle, e, e.timed_out)}")
+        if held + got < e.min:
+            cap.rollback(mark)
+            e.pinned.clear()
+            e.events[-1] += "; admission withdrawn, queued again"
+            return
+        target = held + got
     if held == 0 and got < e.min:
         # Nothing of it runs: queue it again rather than hold cores for pods that do not exist.
         cap.rollback(mark)
@@ -132,6 +151,42 @@ def _hold(cycle: Cycle, e: Entry) -> None:
     ledger.add(e.budget, e.admitted * w.cores_per_replica)
     if got or target < e.start:
         _note_changes(cycle, e, current, min(e.start, w.replicas))
+
+
+def _timeout(cycle: Cycle, e: Entry) -> float:
+    """The provisioning timeout of the workload's autoscaled pools (the shortest)."""
+    pools = cycle.pools
+    found = [pools[p].provisioning_timeout for p in e.pools if p in pools and pools[p].node_pool]
+    return min(found, default=300.0)
+
+
+def _launch_expired(cycle: Cycle, e: Entry) -> bool:
+    since = e.w.provisioning_since
+    return since is not None and cycle.now - since >= _timeout(cycle, e)
+
+
+def launch_allowed(cycle: Cycle, e: Entry) -> bool:
+    """False for one provisioning timeout after the workload's last launch timed out."""
+    if e.no_launch or e.timed_out:
+        return False
+    last = e.w.provisioning_timed_out
+    return last is None or cycle.now - last >= _timeout(cycle, e)
+
+
+def _node_pools(cycle: Cycle, pools: Sequence[str]) -> list[str]:
+    """What the autoscaled pools among these say about their NodePools' limits."""
+    known = cycle.pools
+    return [known[p].headroom for p in pools if p in known and known[p].headroom]
+
+
+def _timeout_words(cycle: Cycle, e: Entry, replicas: int) -> str:
+    waited = cycle.now - (e.w.provisioning_since or cycle.now)
+    where = "; ".join(_node_pools(cycle, e.pools)) or "the autoscaler"
+    return (
+        f"{msg.plural(replicas, 'replica')} ({replicas * e.cores} cores) waited "
+        f"{msg.plural(int(waited), 'second')} for a node launch, more than the "
+        f"provisioningTimeout of {msg.plural(int(_timeout(cycle, e)), 'second')} ({where})"
+    )
 
 
 def _current(w: Workload) -> dict[str, int]:
@@ -414,11 +469,14 @@ def _try_admit(cycle: Cycle, e: Entry, growth: bool, own_only: bool, least: int)
         e.failed = Reason.BUDGET_EXHAUSTED
         return FAILED
     cap = cycle.capacity
-    if cap.largest_block(e.pools) < cores:
+    launch = launch_allowed(cycle, e)
+    if cap.largest_block(e.pools, launch) < cores:
         e.failed = Reason.NO_CAPACITY
         return FAILED
     mark = cap.mark()
-    placed = cap.place(e.pools, cores, w.memory_per_replica, count, w.spread, e.nodes)
+    placed = cap.place(
+        e.pools, cores, w.memory_per_replica, count, w.spread, e.nodes, launch=launch
+    )
     got = sum(placed.values())
     if got < least:
         cap.rollback(mark)
@@ -446,6 +504,11 @@ def describe(cycle: Cycle, e: Entry) -> tuple[Reason, str]:
     """Reason and message for a queued workload, as things stand now."""
     if e.unplaced:
         return Reason.REPLICAS_UNPLACED, _unplaced(cycle, e)
+    launching = cycle.capacity.launching(e.nodes)
+    if launching and e.admitted > 0:
+        return Reason.PROVISIONING, _provisioning(cycle, e, launching)
+    if e.admitted == 0 and (e.timed_out or not launch_allowed(cycle, e)):
+        return Reason.PROVISIONING_TIMEOUT, _timed_out(cycle, e)
     if e.admitted >= e.w.replicas:
         return Reason.ADMITTED, (
             f"admitted {msg.shape(e.w.replicas, e.cores, e.w.memory_per_replica)} in "
@@ -472,17 +535,50 @@ def _budget_room(cycle: Cycle, budget: str) -> str:
     )
 
 
+def _provisioning(cycle: Cycle, e: Entry, launching: int) -> str:
+    w = e.w
+    limits = "; ".join(_node_pools(cycle, e.pools)) or "the pool's autoscaler"
+    return (
+        f"admitted {msg.shape(e.admitted, e.cores, w.memory_per_replica)} "
+        f"(of {w.replicas}) in "
+        f"{msg.placements(assignments(cycle, e))}; {launching} of them "
+        f"({launching * e.cores} cores) wait for a node launch, Pending by design, at most "
+        f"{msg.plural(int(_timeout(cycle, e)), 'second')}: {limits}"
+    )
+
+
+def _timed_out(cycle: Cycle, e: Entry) -> str:
+    if e.timed_out:
+        head = _timeout_words(cycle, e, e.timed_out)
+    else:
+        head = "its last wait for a node launch passed the provisioningTimeout"
+    retry = msg.plural(int(_timeout(cycle, e)), "second")
+    w = e.w
+    return (
+        f"{head}; queued again for {msg.shape(e.min, e.cores, w.memory_per_replica)} on "
+        f"existing nodes; a new launch is asked for {retry} after the timeout"
+    )
+
+
 def _capacity_room(cycle: Cycle, e: Entry, count: int) -> str:
     cap = cycle.capacity
     largest = cap.largest_block(e.pools)
     pools = msg.pool_list(e.pools)
     if largest < e.cores:
-        return f"largest free block in pools {pools} is {msg.plural(largest, 'core')}"
+        text = f"largest free block in pools {pools} is {msg.plural(largest, 'core')}"
+        limits = _node_pools(cycle, e.pools)
+        if limits:
+            text += ", launchable nodes included: " + "; ".join(limits)
+        return text
     fit = cap.count_fit(e.pools, e.cores, e.w.memory_per_replica, count)
     text = f"pools {pools} have room for {fit} (largest free block {msg.plural(largest, 'core')}"
     if e.w.memory_per_replica:
         text += "; memory counts too"
-    return text + ")"
+    text += ")"
+    limits = _node_pools(cycle, e.pools)
+    if limits:
+        text += " counting nodes their NodePools can still launch: " + "; ".join(limits)
+    return text
 
 
 def _why_waiting(cycle: Cycle, e: Entry) -> tuple[Reason, str]:

@@ -12,6 +12,10 @@ Placement is best fit (the node with the fewest free cores that still fits), whi
 blocks whole for large replicas. For identical replicas the number that fit is the same in any
 order, so spreading or packing never changes whether a workload fits, only where it goes.
 
+Potential nodes (`Node.potential`: what an autoscaler is launching or could launch) live in
+cells of their own, `launch_cells`, tried only after every existing node of every allowed pool:
+a replica that fits now never waits for a launch.
+
 Every change is journaled so trial placements (elastic counts, preemption what-ifs) are undone
 exactly with `rollback`, without copying the cluster.
 """
@@ -70,27 +74,35 @@ class Capacity:
             n.schedulable and n.arch == ARM64 and n.pool is not None and n.pool in pools
             for n in nodes
         ]
+        self.potential = [n.potential for n in nodes]
         self.cell_of: list[Cell | None] = [None] * len(nodes)
         self.node_count: dict[str, int] = dict.fromkeys(pools, 0)
         self.eligible_count: dict[str, int] = dict.fromkeys(pools, 0)
         cells: dict[tuple[str, str], Cell] = {}
+        launch: dict[tuple[str, str], Cell] = {}
         for i, node in enumerate(nodes):
-            if node.pool is not None and node.pool in self.node_count:
+            if node.pool is not None and node.pool in self.node_count and not node.potential:
                 self.node_count[node.pool] += 1
             if not self.eligible[i]:
                 continue
             pool = node.pool
             assert pool is not None
-            self.eligible_count[pool] += 1
-            cell = cells.get((pool, node.zone))
+            group = launch if node.potential else cells
+            if not node.potential:
+                self.eligible_count[pool] += 1
+            cell = group.get((pool, node.zone))
             if cell is None:
-                cell = cells[(pool, node.zone)] = Cell(pool, node.zone)
+                cell = group[(pool, node.zone)] = Cell(pool, node.zone)
             self.cell_of[i] = cell
             cell.insert(i, node.free_cores)
         by_pool: dict[str, list[Cell]] = {}
         for (pool, _zone), cell in sorted(cells.items()):
             by_pool.setdefault(pool, []).append(cell)
         self.cells: dict[str, tuple[Cell, ...]] = {p: tuple(c) for p, c in by_pool.items()}
+        by_pool = {}
+        for (pool, _zone), cell in sorted(launch.items()):
+            by_pool.setdefault(pool, []).append(cell)
+        self.launch_cells: dict[str, tuple[Cell, ...]] = {p: tuple(c) for p, c in by_pool.items()}
         self.journal: list[tuple[int, int, int]] = []
 
     # -- mutation, journaled -------------------------------------------------------------
@@ -122,8 +134,15 @@ class Capacity:
 
     # -- queries -------------------------------------------------------------------------
 
-    def largest_block(self, pools: Sequence[str]) -> int:
-        """Most free cores on one eligible node of these pools."""
+    def _all_cells(self, pools: Sequence[str], launch: bool) -> list[Cell]:
+        out = [cell for pool in pools for cell in self.cells.get(pool, ())]
+        if launch and self.launch_cells:
+            out += [cell for pool in pools for cell in self.launch_cells.get(pool, ())]
+        return out
+
+    def largest_block(self, pools: Sequence[str], launch: bool = True) -> int:
+        """Most free cores on one eligible node of these pools (potential nodes too, unless
+        `launch` is False)."""
         best = 0
         cells = self.cells
         for pool in pools:
@@ -131,12 +150,18 @@ class Capacity:
                 largest = cell.mask.bit_length() - 1
                 if largest > best:
                     best = largest
+        if launch and self.launch_cells:
+            for pool in pools:
+                for cell in self.launch_cells.get(pool, ()):
+                    best = max(best, cell.mask.bit_length() - 1)
         return best
 
     def has_nodes(self, pools: Sequence[str]) -> bool:
-        return any(self.eligible_count.get(p, 0) for p in pools)
+        return any(self.eligible_count.get(p, 0) or p in self.launch_cells for p in pools)
 
-    def count_fit(self, pools: Sequence[str], cores: int, memory: int, limit: int) -> int:
+    def count_fit(
+        self, pools: Sequence[str], cores: int, memory: int, limit: int, launch: bool = True
+    ) -> int:
         """How many replicas of this shape fit right now, counting up to `limit`.
 
         Exact (not a bound): identical replicas fit per node independently of each other.
@@ -145,26 +170,25 @@ class Capacity:
         if limit <= 0:
             return 0
         mem = self.memory
-        for pool in pools:
-            for cell in self.cells.get(pool, ()):
-                mask = cell.mask >> cores
-                while mask:
-                    low = mask & -mask
-                    free = low.bit_length() - 1 + cores
-                    per_node = free // cores
-                    for node in cell.buckets[free]:
-                        if memory:
-                            fit = min(per_node, mem[node] // memory)
-                            if fit <= 0:
-                                continue
-                        else:
-                            if mem[node] < 0:
-                                continue
-                            fit = per_node
-                        total += fit
-                        if total >= limit:
-                            return limit
-                    mask ^= low
+        for cell in self._all_cells(pools, launch):
+            mask = cell.mask >> cores
+            while mask:
+                low = mask & -mask
+                free = low.bit_length() - 1 + cores
+                per_node = free // cores
+                for node in cell.buckets[free]:
+                    if memory:
+                        fit = min(per_node, mem[node] // memory)
+                        if fit <= 0:
+                            continue
+                    else:
+                        if mem[node] < 0:
+                            continue
+                        fit = per_node
+                    total += fit
+                    if total >= limit:
+                        return limit
+                mask ^= low
         return total
 
     def _best_in_cell(
@@ -201,6 +225,7 @@ class Capacity:
         count: int,
         spread: str,
         existing: Mapping[int, int],
+        launch: bool = True,
     ) -> dict[int, int]:
         """Place up to `count` replicas over `pools` in preference order; return node -> replicas.
 
@@ -223,7 +248,19 @@ class Capacity:
             if spread == "Node":
                 remaining = self._place_distinct(cells, cores, memory, remaining, existing, placed)
             remaining = self._place_packed(cells, cores, memory, remaining, placed)
+        if launch and remaining > 0 and self.launch_cells:
+            # Only now the nodes an autoscaler would launch, in pool preference order, packed
+            # (fewer launches): existing nodes of every pool were preferred.
+            for pool in pools:
+                cells = self.launch_cells.get(pool)
+                if cells and remaining > 0:
+                    remaining = self._place_packed(cells, cores, memory, remaining, placed)
         return placed
+
+    def launching(self, nodes: Mapping[int, int]) -> int:
+        """Of these node -> replicas, the replicas placed on potential nodes."""
+        potential = self.potential
+        return sum(r for n, r in nodes.items() if potential[n])
 
     def _place_packed(
         self, cells: Sequence[Cell], cores: int, memory: int, remaining: int, placed: dict[int, int]

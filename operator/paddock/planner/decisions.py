@@ -42,6 +42,12 @@ class Reason(StrEnum):
     - ``ReplicasUnplaced``: admitted replicas lost their pods (a node was deleted or drained, a
       pod evicted) and no node has room for them yet. The running replicas keep their place;
       an elastic workload shrinks toward minReplicas after the grace period.
+    - ``Provisioning``: admitted (budget reserved), but some replicas wait for nodes the pool's
+      Karpenter NodePool is launching or can still launch within its limits; their pods are
+      Pending by design until the nodes come up or the provisioning timeout passes.
+    - ``ProvisioningTimeout``: replicas waited for a launch longer than the pool's
+      provisioningTimeout: that admission was withdrawn and the workload queued again; for one
+      more timeout it is admitted against existing nodes only.
     - ``InvalidSpec``: the spec cannot be planned (minReplicas > replicas, coresPerReplica < 1,
       negative counts). Normally the API server's validation rejects these first.
     """
@@ -60,6 +66,8 @@ class Reason(StrEnum):
     PREEMPTED = "Preempted"
     REPLICAS_UNPLACED = "ReplicasUnplaced"
     INVALID_SPEC = "InvalidSpec"
+    PROVISIONING = "Provisioning"
+    PROVISIONING_TIMEOUT = "ProvisioningTimeout"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -94,6 +102,8 @@ class WorkloadDecision:
     """Admitted replicas without a pod and without room (see `Reason.REPLICAS_UNPLACED`)."""
     frozen: bool = False
     """The workload cannot be planned (see `reason`): its Deployments are left as they are."""
+    provisioning_replicas: int = 0
+    """Admitted replicas placed on potential nodes: they wait for an autoscaler's launch."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

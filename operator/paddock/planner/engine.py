@@ -105,11 +105,11 @@ class Planner:
         cap = self._cycle.capacity
         free = dict.fromkeys(self._cycle.pools, 0)
         for node, eligible in enumerate(cap.eligible):
-            if eligible and cap.cores[node] > 0:
+            if eligible and cap.cores[node] > 0 and not cap.potential[node]:
                 pool = cap.pool[node]
                 assert pool is not None
                 free[pool] += cap.cores[node]
-        return {p: (free[p], cap.largest_block((p,))) for p in free}
+        return {p: (free[p], cap.largest_block((p,), launch=False)) for p in free}
 
     def _build(
         self,
@@ -163,6 +163,7 @@ class Planner:
                 events=tuple(e.events),
                 unplaced_replicas=sum(e.unplaced.values()),
                 frozen=e.frozen,
+                provisioning_replicas=cycle.capacity.launching(nodes),
             )
         return Plan(
             workloads=MappingProxyType(decisions),
@@ -290,4 +291,5 @@ class Planner:
             message=e.message,
             queue_position=position,
             events=tuple(e.events),
+            provisioning_replicas=cycle.capacity.launching(e.nodes),
         )

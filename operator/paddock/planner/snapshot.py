@@ -46,6 +46,10 @@ class Node:
     schedulable: bool
     free_cores: int
     free_memory: int
+    potential: bool = False
+    """A node the pool's autoscaler (a Karpenter NodePool) is launching or could still launch
+    within its limits: replicas placed here are admitted as Provisioning, with a deadline.
+    Existing nodes are always tried first; a potential node never holds pods."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -53,12 +57,20 @@ class Pool:
     """A CorePool. `weight` orders pools for budgets that list none (higher first).
 
     `max_cores` (an autoscaled pool's ceiling) is carried for reporting only: the planner only
-    admits onto nodes that exist, because "admitted" must mean "can be placed now".
+    admits onto nodes that exist, because "admitted" must mean "can be placed now". The one
+    exception is explicit: the potential nodes (`Node.potential`) of a pool with a `node_pool`,
+    which the operator computes from the NodePool's headroom (already capped by max_cores).
     """
 
     name: str
     weight: int = 0
     max_cores: int | None = None
+    node_pool: str | None = None
+    """The Karpenter NodePool whose headroom the pool's potential nodes stand for."""
+    provisioning_timeout: float = 300.0
+    """Seconds replicas may wait for a launch before their admission is withdrawn."""
+    headroom: str = ""
+    """The NodePool's limit, usage and headroom in words, for messages."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -122,6 +134,11 @@ class Workload:
     invalid: str = ""
     unplaced_since: float | None = None
     releasing: int = 0
+    provisioning_since: float | None = None
+    """When it began waiting for a launch (None: it does not wait for one)."""
+    provisioning_timed_out: float | None = None
+    """When its last wait for a launch timed out: for one provisioning timeout after that it is
+    admitted against existing nodes only, so it does not ask for the same launch at once."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

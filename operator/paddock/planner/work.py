@@ -34,6 +34,7 @@ class Entry:
         "frozen",
         "message",
         "min",
+        "no_launch",
         "nodes",
         "per_pool",
         "pinned",
@@ -45,6 +46,7 @@ class Entry:
         "running",
         "start",
         "state",
+        "timed_out",
         "unplaced",
         "victim_rank",
         "w",
@@ -83,6 +85,10 @@ class Entry:
         self.failed: Reason | None = None
         self.state: State = "Queued"
         self.victim_rank = 0
+        # Not admitted against potential nodes this cycle (its last launch timed out).
+        self.no_launch = False
+        # Replicas that waited for a launch past the pool's provisioning timeout this cycle.
+        self.timed_out = 0
 
     def queue_key(self, growth: bool) -> QueueKey:
         priority, created, key = self.rank
