@@ -35,7 +35,7 @@ MAX_CORES_PER_REPLICA = 192
 """The largest Graviton node (c8g.48xlarge, c8g.metal-48xl) has 192 cores."""
 MIN_PRIORITY, MAX_PRIORITY = -1_000_000, 1_000_000
 
-Phase = Literal["Queued", "Admitted", "Running", "Degraded", "Preempted", "Invalid"]
+Phase = Literal["Queued", "Provisioning", "Admitted", "Running", "Degraded", "Preempted", "Invalid"]
 Spread = Literal["Zone", "Node", "None"]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, StringConstraints
 
 from paddock.api.common import (
     AGE_COLUMN,
@@ -26,6 +26,48 @@ from paddock.api.common import (
 
 MAX_RESERVED_CORES_PER_NODE = 192
 MAX_WEIGHT = 100
+
+DURATION_PATTERN = r"^([0-9]+h)?([0-9]+m)?([0-9]+s)?$"
+DEFAULT_PROVISIONING_TIMEOUT = "5m"
+Duration = Annotated[str, StringConstraints(strict=True, max_length=16, pattern=DURATION_PATTERN)]
+
+
+def duration_seconds(value: str) -> int:
+    """Seconds of a duration such as "90s", "5m" or "1h30m" (the pattern is checked first)."""
+    total, number = 0, ""
+    for char in value:
+        if char.isdigit():
+            number += char
+        else:
+            total += int(number) * {"h": 3600, "m": 60, "s": 1}[char]
+            number = ""
+    return total
+
+
+class Autoscaling(ApiModel):
+    """The Karpenter NodePool that grows the pool, and how long a launch may take."""
+
+    node_pool: Annotated[str, StringConstraints(strict=True, min_length=1, max_length=253)] = Field(
+        description=(
+            "Name of the Karpenter NodePool (karpenter.sh/v1) whose nodes this pool selects. "
+            "Its headroom (limits.cpu minus what exists and is launching, cut into the "
+            "instance types its requirements allow) counts as potential capacity: workloads "
+            "admitted against it are Provisioning until the nodes come up. One CorePool per "
+            "NodePool."
+        )
+    )
+    provisioning_timeout: Duration = Field(
+        default=DEFAULT_PROVISIONING_TIMEOUT,
+        description=(
+            'How long replicas may wait for a node launch ("90s", "5m", "1h"): after it the '
+            "waiting replicas' admission is withdrawn and the workload requeued with reason "
+            "ProvisioningTimeout; no launch is asked for it for one more timeout."
+        ),
+    )
+
+    @property
+    def timeout_seconds(self) -> int:
+        return max(1, duration_seconds(self.provisioning_timeout))
 
 
 class CorePoolSpec(ApiModel):
@@ -74,6 +116,13 @@ class CorePoolSpec(ApiModel):
             "Unset: the pool is what its nodes offer now."
         ),
     )
+    autoscaling: Autoscaling | None = Field(
+        default=None,
+        description=(
+            "A Karpenter NodePool that launches the pool's nodes: Paddock then admits against "
+            "the nodes it can still launch, within its limits.cpu and maxCores."
+        ),
+    )
 
 
 class CorePoolStatus(StatusModel):
@@ -115,9 +164,33 @@ class CorePoolStatus(StatusModel):
         ge=0,
         description="Most free whole cores on a single node: the largest replica that fits now.",
     )
+    potential_cores: WholeInt | None = Field(
+        default=None,
+        ge=0,
+        description=(
+            "Whole cores on nodes the pool's NodePool is launching or can still launch "
+            "(autoscaled pools only), before this plan's admissions."
+        ),
+    )
+    node_pool_limit_cores: WholeInt | None = Field(
+        default=None, ge=0, description="The NodePool's limits.cpu (autoscaled pools only)."
+    )
+    node_pool_cores: WholeInt | None = Field(
+        default=None,
+        ge=0,
+        description="Cores the NodePool counts against its limit: nodes and launches in flight.",
+    )
+    headroom_cores: WholeInt | None = Field(
+        default=None,
+        ge=0,
+        description="limits.cpu minus nodePoolCores, within maxCores: vCPUs it may still launch.",
+    )
     conditions: Annotated[list[Condition], AfterValidator(unique_by("type"))] | None = Field(
         default=None,
-        description="Ready: the pool has at least one usable node.",
+        description=(
+            "Ready: the pool has at least one usable node (or, autoscaled, can launch one). "
+            "Autoscaling: the NodePool's limit and headroom, or why it offers none."
+        ),
         json_schema_extra=CONDITIONS_SCHEMA_EXTRA,
     )
 
@@ -151,6 +224,12 @@ CORE_POOL_CRD = CrdInfo(
         PrinterColumn("Used", ".status.usedCores", "integer", "Cores requested by all pods."),
         PrinterColumn("Free", ".status.freeCores", "integer", "Whole cores free for admission."),
         PrinterColumn(
+            "Potential",
+            ".status.potentialCores",
+            "integer",
+            "Cores on nodes the NodePool is launching or can launch.",
+        ),
+        PrinterColumn(
             "Largest", ".status.largestFreeBlock", "integer", "Most free cores on one node."
         ),
         PrinterColumn(
@@ -158,6 +237,8 @@ CORE_POOL_CRD = CrdInfo(
         ),
         PrinterColumn("Zones", ".status.zones", "string", "Zones of the ready nodes.", 1),
         PrinterColumn("Weight", ".spec.weight", "integer", "Preference among pools.", 1),
+        PrinterColumn("NodePool", ".spec.autoscaling.nodePool", "string", "Karpenter NodePool.", 1),
+        PrinterColumn("Limit", ".status.nodePoolLimitCores", "integer", "NodePool limits.cpu.", 1),
         AGE_COLUMN,
     ),
 )

@@ -29,6 +29,8 @@ from paddock.api import (
     CorePoolSpec,
     describe_errors,
 )
+from paddock.autoscaling.headroom import Headroom, headroom
+from paddock.autoscaling.nodepool import NodeClaimFacts, NodePoolFacts
 from paddock.controller.deployments import check_renders, replica_shape
 from paddock.controller.labels import ARCH_LABEL, INSTANCE_TYPE_LABEL, ZONE_LABEL
 from paddock.controller.observed import DeploymentFacts, NodeFacts, ObjectFacts, PdbFacts
@@ -91,6 +93,8 @@ class ClusterState:
     pool_facts: Mapping[str, PoolMeasures]
     pdbs: Mapping[str, PdbFacts] = field(default_factory=dict)
     """The PodDisruptionBudget each workload owns, by workload key."""
+    headrooms: Mapping[str, Headroom] = field(default_factory=dict)
+    """What each autoscaled pool's Karpenter NodePool can still launch, by pool name."""
 
 
 GENERATION_BY_FAMILY_DIGIT = {"6": "2", "7": "3", "8": "4"}
@@ -135,6 +139,25 @@ def unplaced_since(status: Mapping[str, Any]) -> float | None:
     return None
 
 
+PROVISIONING_CONDITION = "Provisioning"
+"""True while admitted replicas wait for a node launch (its lastTransitionTime starts the
+provisioning timeout); False with reason ProvisioningTimeout when the wait timed out (its
+lastTransitionTime starts the pause before the next launch). Read back from status, so an
+operator restart neither resets a deadline nor forgets a timeout."""
+
+
+def provisioning_times(status: Mapping[str, Any]) -> tuple[float | None, float | None]:
+    """(waiting for a launch since, last launch timed out at), from the Provisioning condition."""
+    for item in status.get("conditions") or ():
+        if isinstance(item, Mapping) and item.get("type") == PROVISIONING_CONDITION:
+            when = parse_timestamp(str(item.get("lastTransitionTime") or "")) or None
+            if item.get("status") == "True":
+                return when, None
+            if item.get("reason") == "ProvisioningTimeout":
+                return None, when
+    return None, None
+
+
 def _releasing(own: Sequence[DeploymentFacts], current: tuple[tuple[str, int], ...]) -> int:
     """Replicas the workload's Deployments still run beyond what it holds now, per pool: a
     scale-down, move or delete this replica decided but the watch has not shown done."""
@@ -154,6 +177,7 @@ def _planner_workload(
     spec = workload.spec
     assert spec is not None
     namespace = workload.facts.namespace or ""
+    since, timed_out = provisioning_times(workload.facts.status)
     return Workload(
         key=key,
         namespace=namespace,
@@ -172,6 +196,8 @@ def _planner_workload(
         placed=placed,
         unplaced_since=unplaced_since(workload.facts.status),
         releasing=releasing,
+        provisioning_since=since,
+        provisioning_timed_out=timed_out,
     )
 
 
@@ -205,6 +231,19 @@ def _unreadable_workload(
     )
 
 
+def _planner_pool(name: str, spec: CorePoolSpec, room: Headroom | None) -> Pool:
+    if spec.autoscaling is None:
+        return Pool(name=name, weight=spec.weight, max_cores=spec.max_cores)
+    return Pool(
+        name=name,
+        weight=spec.weight,
+        max_cores=spec.max_cores,
+        node_pool=spec.autoscaling.node_pool,
+        provisioning_timeout=float(spec.autoscaling.timeout_seconds),
+        headroom=room.describe() if room is not None else "",
+    )
+
+
 @functools.lru_cache(maxsize=65536)  # every cycle reads every workload's creation time
 def parse_timestamp(value: str) -> float:
     try:
@@ -226,6 +265,10 @@ class SnapshotBuilder:
     """By name; workloads by "namespace/name"."""
     pdbs: Records[PdbFacts] = field(default_factory=Records)
     """Paddock's PodDisruptionBudgets by uid."""
+    node_pools: Records[NodePoolFacts] = field(default_factory=Records)
+    """Karpenter NodePools by name (list-watched only when Karpenter's API is served)."""
+    node_claims: Records[NodeClaimFacts] = field(default_factory=Records)
+    """Karpenter NodeClaims by name."""
     cache: SpecCache = field(default_factory=SpecCache)
     admitted_override: dict[str, tuple[tuple[str, int], ...]] = field(default_factory=dict)
     """What this replica last wrote per workload, used until the Deployment index catches up."""
@@ -354,6 +397,22 @@ class SnapshotBuilder:
                 )
             )
 
+        headrooms = self._headrooms(usable_pools, nodes, pool_stats)
+        for name, room in headrooms.items():
+            nodes.extend(
+                Node(
+                    name=p.name,
+                    pool=name,
+                    zone="",
+                    arch="arm64",
+                    schedulable=True,
+                    free_cores=p.cores,
+                    free_memory=p.memory,
+                    potential=True,
+                )
+                for p in room.nodes
+            )
+
         # Only Deployments a workload owns are its own: one that merely carries its labels is
         # neither counted, changed nor deleted.
         uids = {key: w.facts.uid for key, w in workloads.items()}
@@ -443,8 +502,9 @@ class SnapshotBuilder:
         snapshot = Snapshot(
             nodes=tuple(nodes),
             pools=tuple(
-                Pool(name=name, weight=p.spec.weight, max_cores=p.spec.max_cores)  # type: ignore[union-attr]
+                _planner_pool(name, p.spec, headrooms.get(name))
                 for name, p in usable_pools
+                if p.spec is not None
             ),
             budgets=tuple(planner_budgets),
             workloads=tuple(planner_workloads),
@@ -464,4 +524,34 @@ class SnapshotBuilder:
             },
             ready_replicas=ready,
             pool_facts=pool_facts,
+            headrooms=headrooms,
         )
+
+    def _headrooms(
+        self,
+        usable_pools: Sequence[tuple[str, Parsed[CorePoolSpec]]],
+        nodes: Sequence[Node],
+        pool_stats: Mapping[str, Mapping[str, Any]],
+    ) -> dict[str, Headroom]:
+        """Potential capacity of every autoscaled pool, from its NodePool and NodeClaims."""
+        out: dict[str, Headroom] = {}
+        usable = {n.name for n in nodes if n.schedulable}
+        claims = tuple(self.node_claims.values())
+        for name, parsed in usable_pools:
+            spec = parsed.spec
+            if spec is None or spec.autoscaling is None:
+                continue
+            node_pool = spec.autoscaling.node_pool
+            out[name] = headroom(
+                pool_name=name,
+                node_pool_name=node_pool,
+                node_pool=self.node_pools.get(node_pool),
+                claims=claims,
+                reserved_cores_per_node=spec.reserved_cores_per_node,
+                max_cores=spec.max_cores,
+                existing_cores=int(pool_stats[name]["alloc"]),
+                usable_nodes=usable,
+                tolerates=functools.partial(tolerates_all, spec),
+                selects=spec.node_selector.matches,
+            )
+        return out

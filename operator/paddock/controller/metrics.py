@@ -28,6 +28,21 @@ PLAN_DURATION = Histogram(
     buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
     registry=REGISTRY,
 )
+PROVISIONING_LATENCY = Histogram(
+    "paddock_provisioning_latency_seconds",
+    "From a workload's replicas starting to wait for a node launch (phase Provisioning) to no "
+    "replica waiting any more (the autoscaler's nodes came up), by pool.",
+    ["pool"],
+    buckets=(5, 10, 20, 30, 45, 60, 90, 120, 180, 300, 600, 1800),
+    registry=REGISTRY,
+)
+PROVISIONING_TIMEOUTS = Counter(
+    "paddock_provisioning_timeouts_total",
+    "Admissions (whole or partial) withdrawn because a node launch took longer than the pool's "
+    "provisioningTimeout, by pool.",
+    ["pool"],
+    registry=REGISTRY,
+)
 CYCLES = Counter("paddock_cycles_total", "Scheduling cycles run.", registry=REGISTRY)
 PENDING_WORKLOADS = Gauge(
     "paddock_pending_workloads",
@@ -46,7 +61,8 @@ BUDGET_CORES = Gauge(
 )
 POOL_CORES = Gauge(
     "paddock_pool_cores",
-    "Pool cores by kind: allocatable, used, paddock, free, largest_free_block.",
+    "Pool cores by kind: allocatable, used, paddock, free, largest_free_block; autoscaled pools "
+    "also potential, nodepool_limit, nodepool_used, headroom.",
     ["pool", "kind"],
     registry=REGISTRY,
 )

@@ -16,6 +16,14 @@ from typing import Any
 from kubernetes import client
 
 from paddock import GROUP, VERSION
+from paddock.autoscaling.nodepool import (
+    KARPENTER_GROUP,
+    KARPENTER_VERSION,
+    NodeClaimFacts,
+    NodePoolFacts,
+    node_claim_facts,
+    node_pool_facts,
+)
 from paddock.controller import metrics
 from paddock.controller.applier import Applier, Clients
 from paddock.controller.cluster_state import ClusterState, SnapshotBuilder
@@ -337,6 +345,7 @@ def list_watches(
         )
 
     return (
+        *karpenter_watches(builder, custom, then_poke, lock, watch_timeout, api),
         paddock_objects("corepools", builder.pools),
         paddock_objects("corebudgets", builder.budgets),
         paddock_objects("agentworkloads", builder.workloads),
@@ -383,4 +392,63 @@ def list_watches(
             lock=lock,
             watch_timeout=watch_timeout,
         ),
+    )
+
+
+def karpenter_served(api: client.ApiClient) -> bool:
+    """Whether the API server serves Karpenter's API (karpenter.sh/v1).
+
+    PADDOCK_KARPENTER=true|false overrides the discovery; with "auto" (the default) a cluster
+    without Karpenter costs nothing, and CorePools that name a NodePool report it missing.
+    Karpenter installed after the operator started is seen at the operator's next start.
+    """
+    setting = os.environ.get("PADDOCK_KARPENTER", "auto").lower()
+    if setting in ("true", "1", "on"):
+        return True
+    if setting in ("false", "0", "off"):
+        return False
+    try:
+        groups = client.ApisApi(api).get_api_versions().groups or ()
+    except Exception as error:
+        log.warning("cannot discover API groups, assuming no Karpenter: %s", error)
+        return False
+    return any(
+        g.name == KARPENTER_GROUP and any(v.version == KARPENTER_VERSION for v in g.versions)
+        for g in groups
+    )
+
+
+def karpenter_watches(
+    builder: SnapshotBuilder,
+    custom: client.CustomObjectsApi,
+    then_poke: Callable[[Callable[..., None], str], Callable[..., None]],
+    lock: threading.Lock,
+    watch_timeout: int,
+    api: client.ApiClient,
+) -> tuple[ListWatch[Any], ...]:
+    """NodePools and NodeClaims, list-watched like nodes (only when Karpenter is served): a
+    NodePool's limit or usage changing, or a launch starting or ending, moves potential
+    capacity, so each pokes the loop."""
+    if not karpenter_served(api):
+        return ()
+
+    def watch(plural: str, record: Callable[[Any], Any], kept: Records[Any]) -> ListWatch[Any]:
+        return ListWatch[Any](
+            kind=plural,
+            call=functools.partial(
+                custom.list_cluster_custom_object, KARPENTER_GROUP, KARPENTER_VERSION, plural
+            ),
+            key=lambda body: str(body["metadata"]["name"]),
+            record=record,
+            replace=then_poke(kept.replace, f"{plural} listed"),
+            put=then_poke(kept.put, plural),
+            lock=lock,
+            watch_timeout=watch_timeout,
+        )
+
+    pools: Records[NodePoolFacts] = builder.node_pools
+    claims: Records[NodeClaimFacts] = builder.node_claims
+    return (
+        watch("nodepools", node_pool_facts, pools),
+        watch("nodeclaims", node_claim_facts, claims),
     )

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from paddock.autoscaling.headroom import Headroom
 from paddock.planner import BudgetUsage, PoolUsage, Reason, WorkloadDecision
 
 
@@ -56,6 +57,8 @@ def phase_of(decision: WorkloadDecision, ready: int, previous_phase: str | None)
         return "Queued"
     if ready >= decision.admitted_replicas:
         return "Running"
+    if decision.provisioning_replicas:
+        return "Provisioning"
     if previous_phase in ("Running", "Degraded"):
         return "Degraded"
     return "Admitted"
@@ -101,6 +104,9 @@ def workload_status(
                 conditions,
             )
         )
+    provisioning = provisioning_condition(decision, generation, conditions)
+    if provisioning is not None:
+        status_conditions.append(provisioning)
     if overrides:
         status_conditions.append(
             condition(
@@ -127,6 +133,79 @@ def workload_status(
         "queuePosition": decision.queue_position,
         "conditions": status_conditions,
     }
+
+
+PROVISIONING_CONDITION = "Provisioning"
+
+
+def provisioning_condition(
+    decision: WorkloadDecision, generation: int, previous: Sequence[Mapping[str, Any]] | None
+) -> dict[str, Any] | None:
+    """True while replicas wait for a node launch; False (ProvisioningTimeout) after a wait
+    timed out, kept while the planner still reports the timeout; False (NodesLaunched) once the
+    nodes came up. Absent for a workload that never waited for a launch. Its
+    lastTransitionTime is the clock of the deadline and of the pause after a timeout."""
+    before = next((c for c in previous or () if c.get("type") == PROVISIONING_CONDITION), None)
+    if decision.provisioning_replicas:
+        return condition(
+            PROVISIONING_CONDITION, True, "Provisioning", decision.message, generation, previous
+        )
+    if decision.reason == Reason.PROVISIONING_TIMEOUT or any(
+        "provisioning timed out" in event for event in decision.events
+    ):
+        if before is not None and before.get("reason") == "ProvisioningTimeout":
+            return dict(before, message=decision.message, observedGeneration=generation)
+        return dict(
+            condition(
+                PROVISIONING_CONDITION,
+                False,
+                "ProvisioningTimeout",
+                decision.message,
+                generation,
+                None,
+            )
+        )
+    if before is None:
+        return None
+    if before.get("status") == "False" and before.get("reason") == "ProvisioningTimeout":
+        return dict(before)  # the pause before the next launch runs from its transition
+    return condition(
+        PROVISIONING_CONDITION,
+        False,
+        "NodesLaunched",
+        "no admitted replica waits for a node launch",
+        generation,
+        previous,
+    )
+
+
+def provisioning_ended(
+    previous: Mapping[str, Any], status: Mapping[str, Any]
+) -> tuple[str, float] | None:
+    """("launched" | "timeout", seconds waited) when this status ends a wait for a launch."""
+    before = next(
+        (c for c in previous.get("conditions") or () if c.get("type") == PROVISIONING_CONDITION),
+        None,
+    )
+    after = next(
+        (c for c in status.get("conditions") or () if c.get("type") == PROVISIONING_CONDITION),
+        None,
+    )
+    if before is None or after is None or before.get("status") != "True":
+        return None
+    if after.get("status") != "False":
+        return None
+    started = _seconds(str(before.get("lastTransitionTime") or ""))
+    ended = _seconds(str(after.get("lastTransitionTime") or ""))
+    waited = max(0.0, ended - started) if started and ended else 0.0
+    return ("timeout" if after.get("reason") == "ProvisioningTimeout" else "launched"), waited
+
+
+def _seconds(stamp: str) -> float:
+    try:
+        return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return 0.0
 
 
 def budget_status(
@@ -190,9 +269,13 @@ def pool_status(
     generation: int,
     previous: Mapping[str, Any],
     errors: Sequence[str] = (),
+    room: Headroom | None = None,
 ) -> dict[str, Any]:
     if errors:
         ok, reason, message = False, "InvalidSpec", "; ".join(errors)
+    elif measures.ready_nodes == 0 and room is not None and room.nodes:
+        ok, reason = True, "CanLaunch"
+        message = f"no node yet; {room.describe()}"
     elif measures.ready_nodes == 0:
         ok, reason, message = (
             False,
@@ -218,10 +301,39 @@ def pool_status(
         "paddockCores": usage.paddock_cores if usage else measures.paddock_cores,
         "freeCores": usage.free_cores_after_plan if usage else 0,
         "largestFreeBlock": usage.largest_free_block_after_plan if usage else 0,
+        **_autoscaling_figures(room),
         "conditions": [
-            condition("Ready", ok, reason, message, generation, previous.get("conditions"))
+            condition("Ready", ok, reason, message, generation, previous.get("conditions")),
+            *_autoscaling_condition(room, generation, previous),
         ],
     }
+
+
+def _autoscaling_figures(room: Headroom | None) -> dict[str, Any]:
+    if room is None:
+        return {}
+    return {
+        "potentialCores": room.potential_cores,
+        "nodePoolLimitCores": room.limit_cores,
+        "nodePoolCores": room.used_cores,
+        "headroomCores": room.headroom_cores,
+    }
+
+
+def _autoscaling_condition(
+    room: Headroom | None, generation: int, previous: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    """Autoscaling: True while the NodePool can launch nodes for the pool, with the numbers."""
+    if room is None:
+        return []
+    if room.problem:
+        ok, reason = False, "NodePoolUnusable"
+    elif room.nodes:
+        ok, reason = True, "Headroom"
+    else:
+        ok, reason = False, "LimitReached"
+    message = f"{room.describe()}; potential {room.potential_cores} cores"
+    return [condition("Autoscaling", ok, reason, message, generation, previous.get("conditions"))]
 
 
 def transition_events(

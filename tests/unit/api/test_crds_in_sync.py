@@ -160,7 +160,7 @@ def test_names_scope_and_columns_are_as_designed() -> None:
         "Cores", "Used", "Borrowed", "Pending", "Admitted", "Cohort", "Age"
     ]  # fmt: skip
     assert shown("CorePool") == [
-        "Nodes", "Ready", "Gen", "Allocatable", "Used", "Free", "Largest", "Age"
+        "Nodes", "Ready", "Gen", "Allocatable", "Used", "Free", "Potential", "Largest", "Age"
     ]  # fmt: skip
 
 

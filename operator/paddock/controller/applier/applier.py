@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +42,7 @@ from paddock.controller.status import (
     PoolMeasures,
     budget_status,
     pool_status,
+    provisioning_ended,
     transition_events,
     workload_status,
 )
@@ -148,6 +149,7 @@ class Applier:
                 pool.facts.generation,
                 pool.facts.status,
                 pool.errors,
+                state.headrooms.get(name),
             )
             writes.extend(self.statuses.write("corepools", None, name, pool.facts.status, status))
         export_gauges(state, plan)
@@ -204,6 +206,7 @@ class Applier:
         )
         if status_writes:
             writes.extend(status_writes)
+            observe_provisioning(previous, status, decision)
             writes.extend(
                 event_write(self.clients, parsed.facts, kind, reason, message)
                 for kind, reason, message in transition_events(previous, decision)
@@ -302,3 +305,22 @@ class Applier:
         self._first_admitted &= set(state.workloads)
         for key in [k for k in self._settled if k not in state.workloads]:
             del self._settled[key]
+
+
+def observe_provisioning(
+    previous: Mapping[str, Any], status: Mapping[str, Any], decision: WorkloadDecision
+) -> None:
+    """Provisioning latency and timeouts, once per wait (when the status that ends it is
+    written), labelled with the workload's first pool."""
+    ended = provisioning_ended(previous, status)
+    if ended is None:
+        return
+    pool = decision.assignments[0][0] if decision.assignments else "none"
+    for a in previous.get("assignments") or ():
+        pool = str(a.get("pool") or pool)
+        break
+    outcome, waited = ended
+    if outcome == "timeout":
+        metrics.PROVISIONING_TIMEOUTS.labels(pool=pool).inc()
+    else:
+        metrics.PROVISIONING_LATENCY.labels(pool=pool).observe(waited)

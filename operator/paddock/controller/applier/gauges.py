@@ -56,3 +56,14 @@ def export_gauges(state: ClusterState, plan: Plan) -> None:
             ("largest_free_block", pool.largest_free_block_after_plan),
         ):
             metrics.POOL_CORES.labels(pool=name, kind=kind).set(value)
+        room = state.headrooms.get(name)
+        if room is not None:
+            figures: tuple[tuple[str, int | None], ...] = (
+                ("potential", room.potential_cores),
+                ("nodepool_limit", room.limit_cores),
+                ("nodepool_used", room.used_cores),
+                ("headroom", room.headroom_cores),
+            )
+            for kind, figure in figures:
+                if figure is not None:
+                    metrics.POOL_CORES.labels(pool=name, kind=kind).set(figure)
