@@ -5,6 +5,12 @@
 # No Docker, no containers: plain processes on loopback ports.
 #
 #   hack/cluster.sh up       build (once) and start everything, create the fake node pools
+#   hack/cluster.sh up --karpenter
+#                            also real Karpenter (its kwok cloud provider, built once by
+#                            hack/build-karpenter.sh): its CRDs, a KWOKNodeClass `default`, and
+#                            the controller against this API server, launching kwok Nodes of
+#                            Graviton instance types (c7g/c8g/m8g/r8g, from
+#                            paddock.autoscaling.instance_types). PADDOCK_KARPENTER=1 does the same.
 #   hack/cluster.sh down     stop everything and delete the cluster's data
 #   hack/cluster.sh status   say what runs
 #   hack/cluster.sh env      print export lines: eval "$(hack/cluster.sh env)"
@@ -16,7 +22,8 @@
 #
 # State (certificates, etcd data, logs, kubeconfigs) lives in .local/cluster
 # (git-ignored; PADDOCK_CLUSTER_DIR overrides). Ports come from
-# PADDOCK_PORT_BASE (default 36000): etcd +0/+1, apiserver +443, kwok +10.
+# PADDOCK_PORT_BASE (default 36000): etcd +0/+1, apiserver +443, kwok +10,
+# Karpenter's metrics +20 and health probe +21.
 # PADDOCK_NODE_MONITOR_GRACE (default 20s): how long a node may miss its
 # heartbeat before it is NotReady; bench/e2e.py raises it, because kwok on two
 # busy cores cannot renew 5,000 node leases in time.
@@ -30,7 +37,10 @@ APISERVER_PORT=$((PORT_BASE + 443))
 KCM_PORT=$((PORT_BASE + 257))
 SCHEDULER_PORT=$((PORT_BASE + 259))
 KWOK_PORT=$((PORT_BASE + 10))
+KARPENTER_METRICS_PORT=$((PORT_BASE + 20))
+KARPENTER_HEALTH_PORT=$((PORT_BASE + 21))
 COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
+# Karpenter is optional: it counts as a component only where `up --karpenter` started it.
 PKI="$CLUSTER_DIR/pki"
 LOGS="$CLUSTER_DIR/logs"
 RUN="$CLUSTER_DIR/run"
@@ -38,6 +48,11 @@ ADMIN_KUBECONFIG="$CLUSTER_DIR/admin.kubeconfig"
 BIN="$(tools_bin_dir)"
 
 pid_of() { cat "$RUN/$1.pid" 2>/dev/null || true; }
+karpenter_on() { [[ -f "$RUN/karpenter.enabled" ]]; }
+components() { # the components of this cluster, in start order
+  printf '%s\n' "${COMPONENTS[@]}"
+  if karpenter_on; then echo karpenter; fi
+}
 is_running() {
   local pid; pid="$(pid_of "$1")"
   [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null
@@ -160,7 +175,7 @@ wait_until() { # seconds description command...
   local seconds="$1" what="$2"; shift 2
   local deadline=$((SECONDS + seconds)) name
   until "$@" >/dev/null 2>&1; do
-    for name in "${COMPONENTS[@]}"; do
+    for name in $(components); do
       if [[ -f "$RUN/$name.pid" ]] && ! is_running "$name"; then
         tail -n 5 "$LOGS/$name.log" >&2
         die "$name exited while waiting for $what; its log: $LOGS/$name.log"
@@ -259,13 +274,54 @@ YAML
     wait_until 60 "kwok nodes" bash -c \
       "! '$BIN/kubectl' --kubeconfig '$ADMIN_KUBECONFIG' get nodes -l type=kwok --no-headers | grep -v ' Ready '"
   fi
+  if [[ "${PADDOCK_KARPENTER:-0}" == 1 ]]; then
+    karpenter_up
+  fi
   log "control plane up in $((SECONDS - t0))s; run: eval \"\$(hack/cluster.sh env)\""
+}
+
+# ---------------------------------------------------------------- Karpenter (optional)
+# Real Karpenter, unchanged: the `kwok/` cloud provider of the sigs.k8s.io/karpenter module.
+# Its "cloud" creates plain Node objects; this cluster's kwok makes them behave (Ready, pods
+# Running) when they carry the label type=kwok, so NodePools here put that label in their
+# template (spec.template.metadata.labels). Karpenter runs out of cluster with the admin
+# kubeconfig, no leader election, a short batch window (tests wait for launches).
+karpenter_up() {
+  local dir; dir="$("$HACK_DIR/build-karpenter.sh" --path)"
+  touch "$RUN/karpenter.enabled"
+  kubectl_admin apply --server-side -f "$dir/crds" >/dev/null
+  kubectl_admin wait --for=condition=Established --timeout=60s \
+    crd/nodepools.karpenter.sh crd/nodeclaims.karpenter.sh crd/kwoknodeclasses.karpenter.kwok.sh >/dev/null
+  PYTHONPATH="$REPO_ROOT/operator" python3 -m paddock.autoscaling.instance_types --kwok \
+    > "$CLUSTER_DIR/karpenter-instance-types.json"
+  # The KWOKNodeClass every local NodePool refers to; nothing in the kwok provider marks it
+  # Ready (a real EC2NodeClass is marked by its controller), so it is marked here.
+  printf '%s\n' 'apiVersion: karpenter.kwok.sh/v1alpha1' 'kind: KWOKNodeClass' \
+    'metadata: {name: default}' | kubectl_admin apply --server-side -f - >/dev/null
+  kubectl_admin patch kwoknodeclass default --subresource=status --type=merge -p \
+    "{\"status\":{\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\",\"reason\":\"Ready\",\"message\":\"\",\"observedGeneration\":1,\"lastTransitionTime\":\"$(date -u +%Y-%m-%dT%H:%M:%SZ)\"}]}}" >/dev/null
+  start_karpenter "$dir/karpenter"
+  wait_until 60 karpenter curl -sf "http://127.0.0.1:$KARPENTER_HEALTH_PORT/healthz"
+  log "karpenter up (metrics :$KARPENTER_METRICS_PORT, log $LOGS/karpenter.log)"
+}
+
+start_karpenter() { # binary
+  if is_running karpenter; then return 0; fi
+  printf '%s\0' "$1" > "$RUN/karpenter.args"
+  KUBECONFIG="$ADMIN_KUBECONFIG" DISABLE_LEADER_ELECTION=true \
+    METRICS_PORT="$KARPENTER_METRICS_PORT" HEALTH_PROBE_PORT="$KARPENTER_HEALTH_PORT" \
+    INSTANCE_TYPES_FILE_PATH="$CLUSTER_DIR/karpenter-instance-types.json" \
+    BATCH_IDLE_DURATION="${PADDOCK_KARPENTER_BATCH_IDLE:-1s}" \
+    BATCH_MAX_DURATION="${PADDOCK_KARPENTER_BATCH_MAX:-3s}" LOG_LEVEL=info \
+    nohup "$1" >> "$LOGS/karpenter.log" 2>&1 &
+  echo $! > "$RUN/karpenter.pid"
 }
 
 down() {
   local name pid
-  for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do
-    name="${COMPONENTS[$i]}"
+  local -a all=(${COMPONENTS[@]} karpenter)
+  for ((i = ${#all[@]} - 1; i >= 0; i--)); do
+    name="${all[$i]}"
     pid="$(pid_of "$name")"
     if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
       kill "$pid" 2>/dev/null || true
@@ -275,13 +331,13 @@ down() {
     rm -f "$RUN/$name.pid"
   done
   # The data goes with the processes: the next `up` starts from an empty cluster.
-  rm -rf "$CLUSTER_DIR/etcd" "$CLUSTER_DIR/kwok.yaml"
+  rm -rf "$CLUSTER_DIR/etcd" "$CLUSTER_DIR/kwok.yaml" "$RUN/karpenter.enabled"
   log "control plane stopped"
 }
 
 status() {
   local rc=0 name
-  for name in "${COMPONENTS[@]}"; do
+  for name in $(components); do
     if is_running "$name"; then
       printf '%-24s running (pid %s)\n' "$name" "$(pid_of "$name")"
     else
@@ -339,7 +395,14 @@ start_component() { # name [extra flags...]: the flags `up` used, then the extra
 }
 
 case "${1:-}" in
-  up) up ;;
+  up)
+    if [[ "${2:-}" == "--karpenter" ]]; then export PADDOCK_KARPENTER=1; fi
+    if [[ "${2:-}" == "--karpenter" ]] && status >/dev/null 2>&1 && ! karpenter_on; then
+      karpenter_up  # add Karpenter to a running control plane
+    else
+      up
+    fi
+    ;;
   down) down ;;
   status) status ;;
   env) env_lines ;;
