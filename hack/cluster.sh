@@ -36,9 +36,9 @@ ETCD_PEER_PORT=$((PORT_BASE + 1))
 APISERVER_PORT=$((PORT_BASE + 443))
 KCM_PORT=$((PORT_BASE + 257))
 SCHEDULER_PORT=$((PORT_BASE + 259))
-KWOK_PORT=$((PORT_BASE + 10))
-KARPENTER_METRICS_PORT=$((PORT_BASE + 20))
-KARPENTER_HEALTH_PORT=$((PORT_BASE + 21))
+KWOK_PORT="${PADDOCK_KWOK_PORT:-$((PORT_BASE + 10))}"  # override when an ephemeral port holds it
+KARPENTER_METRICS_PORT="${PADDOCK_KARPENTER_METRICS_PORT:-$((PORT_BASE + 20))}"
+KARPENTER_HEALTH_PORT="${PADDOCK_KARPENTER_HEALTH_PORT:-$((PORT_BASE + 21))}"
 COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
 # Karpenter is optional: it counts as a component only where `up --karpenter` started it.
 PKI="$CLUSTER_DIR/pki"
