@@ -21,6 +21,12 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
 from paddock import GROUP, VERSION
+from paddock.autoscaling.nodepool import (
+    KARPENTER_GROUP,
+    KARPENTER_VERSION,
+    node_claim_facts,
+    node_pool_facts,
+)
 from paddock.controller import observed
 from paddock.controller.cluster_state import ClusterState, SnapshotBuilder
 from paddock.controller.labels import WORKLOAD_LABEL
@@ -127,7 +133,18 @@ def read_cluster(api: client.ApiClient) -> ClusterState:
             partial(custom.list_cluster_custom_object, GROUP, VERSION, "agentworkloads"),
             f"agentworkloads.{GROUP}",
         ),
+        node_pools=_karpenter(custom, "nodepools"),
+        node_claims=_karpenter(custom, "nodeclaims"),
     )
+
+
+def _karpenter(custom: client.CustomObjectsApi, plural: str) -> list[dict[str, Any]]:
+    """Karpenter's NodePools or NodeClaims, or nothing where Karpenter's API is not served."""
+    call = partial(custom.list_cluster_custom_object, KARPENTER_GROUP, KARPENTER_VERSION, plural)
+    try:
+        return list(_pages(call, f"{plural}.{KARPENTER_GROUP}"))
+    except Exception:  # no Karpenter, or not allowed to read it: autoscaled pools say so
+        return []
 
 
 def state_from_objects(
@@ -139,6 +156,8 @@ def state_from_objects(
     pools: Iterable[Mapping[str, Any]] = (),
     budgets: Iterable[Mapping[str, Any]] = (),
     workloads: Iterable[Mapping[str, Any]] = (),
+    node_pools: Iterable[Mapping[str, Any]] = (),
+    node_claims: Iterable[Mapping[str, Any]] = (),
 ) -> ClusterState:
     """Objects (as the API returns them) -> what the operator keeps -> its ClusterState.
 
@@ -164,6 +183,10 @@ def state_from_objects(
     ):
         for body in bodies:
             kept[observed.object_key(body)] = observed.object_facts(body)
+    for body in node_pools:
+        builder.node_pools[body["metadata"]["name"]] = node_pool_facts(body)
+    for body in node_claims:
+        builder.node_claims[body["metadata"]["name"]] = node_claim_facts(body)
     return builder.build()
 
 

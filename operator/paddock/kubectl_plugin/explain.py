@@ -88,6 +88,8 @@ class Explanation:
     what_ifs: tuple[WhatIf, ...] = ()
     victims: tuple[str, ...] = ()
     events: tuple[EventLine, ...] = field(default=())
+    node_pools: tuple[str, ...] = ()
+    """Its autoscaled pools' NodePools: limit, usage and headroom (potential capacity)."""
 
 
 def explain(
@@ -205,6 +207,12 @@ def explain(
         blockers=tuple(_blockers(view, w, d, math, fits, pools, room)),
         what_ifs=tuple(what_ifs(view, key)) if suggest else (),
         victims=victims,
+        node_pools=tuple(
+            f"{p}: {view.headrooms[p].describe()}, potential "
+            f"{view.headrooms[p].potential_cores} cores"
+            for p in pools
+            if p in view.headrooms
+        ),
     )
 
 

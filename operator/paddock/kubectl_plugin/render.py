@@ -106,6 +106,8 @@ def pools_table(pools: Iterable[PoolRow]) -> str:
             "MAX",
             "WEIGHT",
             "ZONES",
+            "POTENTIAL",
+            "NODEPOOL",
         ),
         (
             (
@@ -121,6 +123,8 @@ def pools_table(pools: Iterable[PoolRow]) -> str:
                 p.max_cores,
                 p.weight,
                 p.zones,
+                p.potential_cores,
+                p.node_pool,
             )
             for p in pools
         ),
@@ -283,6 +287,11 @@ def explain_text(e: Explanation) -> str:
             rows,
         )
         out.extend("  " + line for line in table_text.splitlines())
+
+    if e.node_pools:
+        add("")
+        add("AUTOSCALING (Karpenter NodePools: FREE above counts nodes they can still launch)")
+        out.extend(f"  {line}" for line in e.node_pools)
 
     if e.blockers or e.victims:
         add("")

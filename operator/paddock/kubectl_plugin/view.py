@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from paddock.autoscaling.headroom import Headroom
 from paddock.controller.cluster_state import ClusterState, Parsed
 from paddock.controller.status import PoolMeasures
 from paddock.planner import (
@@ -61,6 +62,8 @@ class View:
     stale: Mapping[str, bool] = field(default_factory=dict)
     """Workload key -> True when status.observedGeneration is behind metadata.generation."""
     problems: tuple[Problem, ...] = ()
+    headrooms: Mapping[str, Headroom] = field(default_factory=dict)
+    """Autoscaled pool -> what its Karpenter NodePool can still launch."""
 
     @classmethod
     def of(cls, snapshot: Snapshot, **extra: Any) -> View:
@@ -91,6 +94,7 @@ class View:
             statuses=statuses,
             stale=stale,
             problems=tuple(problems),
+            headrooms=dict(state.headrooms),
         )
 
     # -- lookups ---------------------------------------------------------------------------
@@ -195,6 +199,10 @@ class PoolRow:
     used_cores: int | None = None
     generation: str | None = None
     zones: tuple[str, ...] = ()
+    potential_cores: int | None = None
+    """Autoscaled pools: cores on nodes the NodePool is launching or can still launch."""
+    node_pool: str | None = None
+    """Autoscaled pools: "<NodePool> limit <cores> headroom <cores>" (or why it offers none)."""
 
 
 def pool_rows(view: View) -> list[PoolRow]:
@@ -217,9 +225,20 @@ def pool_rows(view: View) -> list[PoolRow]:
                 used_cores=measures.used_cores if measures else None,
                 generation="/".join(generations) or None,
                 zones=measures.zones if measures else (),
+                **_autoscaling(view.headrooms.get(pool.name)),
             )
         )
     return rows
+
+
+def _autoscaling(room: Headroom | None) -> dict[str, Any]:
+    if room is None:
+        return {}
+    limit = room.limit_cores if room.limit_cores is not None else "none"
+    text = f"{room.node_pool} limit {limit} used {room.used_cores} headroom {room.headroom_cores}"
+    if room.problem:
+        text += f" ({room.problem})"
+    return {"potential_cores": room.potential_cores, "node_pool": text}
 
 
 def nodes_after_plan(snapshot: Snapshot, result: Plan) -> tuple[Node, ...]:
