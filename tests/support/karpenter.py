@@ -60,6 +60,7 @@ class NodePools:
         limit_cpu: int,
         families: tuple[str, ...] = ("c7g",),
         zones: tuple[str, ...] = (),
+        sizes: tuple[str, ...] = (),
         consolidate_after: str = "5s",
     ) -> str:
         requirements: list[dict[str, Any]] = [
@@ -72,6 +73,10 @@ class NodePools:
                 "values": list(families),
             },
         ]
+        if sizes:
+            requirements.append(
+                {"key": "karpenter.k8s.aws/instance-size", "operator": "In", "values": list(sizes)}
+            )
         if zones:
             requirements.append(
                 {"key": "topology.kubernetes.io/zone", "operator": "In", "values": list(zones)}
