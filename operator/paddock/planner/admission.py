@@ -551,7 +551,10 @@ def _timed_out(cycle: Cycle, e: Entry) -> str:
     if e.timed_out:
         head = _timeout_words(cycle, e, e.timed_out)
     else:
-        head = "its last wait for a node launch passed the provisioningTimeout"
+        head = (
+            "its last wait for a node launch passed the provisioningTimeout of "
+            f"{msg.plural(int(_timeout(cycle, e)), 'second')}"
+        )
     retry = msg.plural(int(_timeout(cycle, e)), "second")
     w = e.w
     return (
