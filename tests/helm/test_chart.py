@@ -247,6 +247,20 @@ def test_rbac_rules_are_exactly_what_the_operator_uses(helm: Helm) -> None:
         assert "configmaps" not in rule["resources"]
 
 
+def test_karpenter_permissions_only_when_autoscaled_pools_are_on(helm: Helm) -> None:
+    """karpenter.enabled grants list/watch on NodePools and NodeClaims and turns the watches
+    on; by default neither (least privilege, and no watch of an API that may not exist)."""
+    rule = {"apiGroups": ["karpenter.sh"], "resources": ["nodepools", "nodeclaims"]}
+    rule["verbs"] = ["list", "watch"]
+    on = helm.render("--set", "karpenter.enabled=true", "--set", "metrics.auth=none")
+    assert one(on, "ClusterRole", "paddock")["rules"] == [*OPERATOR_RULES, rule]
+    container = one(on, "Deployment", "paddock")["spec"]["template"]["spec"]["containers"][0]
+    assert {"name": "PADDOCK_KARPENTER", "value": "true"} in container["env"]
+    off = helm.render("--set", "metrics.auth=none")
+    container = one(off, "Deployment", "paddock")["spec"]["template"]["spec"]["containers"][0]
+    assert {"name": "PADDOCK_KARPENTER", "value": "false"} in container["env"]
+
+
 def test_two_replicas_spread_and_keep_a_disruption_budget(helm: Helm) -> None:
     docs = helm.render("-f", str(CHART / "ci" / "ha-values.yaml"))
     deployment = one(docs, "Deployment")
