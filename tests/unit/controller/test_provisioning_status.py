@@ -58,10 +58,7 @@ def test_the_condition_starts_the_clock_and_ends_launched_or_timed_out() -> None
     ended = workload_status(LAUNCHED, 4, 1, started)
     cond = next(c for c in ended["conditions"] if c["type"] == "Provisioning")
     assert (cond["status"], cond["reason"]) == ("False", "NodesLaunched")
-    assert (
-        provisioning_ended(started, ended) == ("launched", 0.0)
-        or provisioning_ended(started, ended)[0] == "launched"
-    )
+    assert provisioning_ended(started, ended)[0] == "launched"  # type: ignore[index]
 
     gave_up = workload_status(TIMED_OUT, 0, 1, started)
     assert provisioning_ended(started, gave_up)[0] == "timeout"  # type: ignore[index]
