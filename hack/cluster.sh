@@ -22,8 +22,9 @@
 #
 # State (certificates, etcd data, logs, kubeconfigs) lives in .local/cluster
 # (git-ignored; PADDOCK_CLUSTER_DIR overrides). Ports come from
-# PADDOCK_PORT_BASE (default 36000): etcd +0/+1, apiserver +443, kwok +10,
-# Karpenter's metrics +20 and health probe +21.
+# PADDOCK_PORT_BASE (default 36000): etcd +0/+1, apiserver +443, kwok +10
+# (PADDOCK_KWOK_PORT overrides); Karpenter's metrics and health probe on free ports
+# (PADDOCK_KARPENTER_METRICS_PORT / _HEALTH_PORT override), written to run/karpenter.ports.
 # PADDOCK_NODE_MONITOR_GRACE (default 20s): how long a node may miss its
 # heartbeat before it is NotReady; bench/e2e.py raises it, because kwok on two
 # busy cores cannot renew 5,000 node leases in time.
@@ -37,8 +38,10 @@ APISERVER_PORT=$((PORT_BASE + 443))
 KCM_PORT=$((PORT_BASE + 257))
 SCHEDULER_PORT=$((PORT_BASE + 259))
 KWOK_PORT="${PADDOCK_KWOK_PORT:-$((PORT_BASE + 10))}"  # override when an ephemeral port holds it
-KARPENTER_METRICS_PORT="${PADDOCK_KARPENTER_METRICS_PORT:-$((PORT_BASE + 20))}"
-KARPENTER_HEALTH_PORT="${PADDOCK_KARPENTER_HEALTH_PORT:-$((PORT_BASE + 21))}"
+# Karpenter's metrics and health ports: free ports picked at start unless set (a fixed port of
+# the base was held by other clusters' ephemeral client ports on busy shared machines).
+KARPENTER_METRICS_PORT="${PADDOCK_KARPENTER_METRICS_PORT:-}"
+KARPENTER_HEALTH_PORT="${PADDOCK_KARPENTER_HEALTH_PORT:-}"
 COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
 # Karpenter is optional: it counts as a component only where `up --karpenter` started it.
 PKI="$CLUSTER_DIR/pki"
@@ -305,8 +308,18 @@ karpenter_up() {
   log "karpenter up (metrics :$KARPENTER_METRICS_PORT, log $LOGS/karpenter.log)"
 }
 
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
 start_karpenter() { # binary
-  if is_running karpenter; then return 0; fi
+  if is_running karpenter; then
+    read -r KARPENTER_METRICS_PORT KARPENTER_HEALTH_PORT < "$RUN/karpenter.ports"
+    return 0
+  fi
+  KARPENTER_METRICS_PORT="${KARPENTER_METRICS_PORT:-$(free_port)}"
+  KARPENTER_HEALTH_PORT="${KARPENTER_HEALTH_PORT:-$(free_port)}"
+  echo "$KARPENTER_METRICS_PORT $KARPENTER_HEALTH_PORT" > "$RUN/karpenter.ports"
   printf '%s\0' "$1" > "$RUN/karpenter.args"
   KUBECONFIG="$ADMIN_KUBECONFIG" DISABLE_LEADER_ELECTION=true \
     METRICS_PORT="$KARPENTER_METRICS_PORT" HEALTH_PROBE_PORT="$KARPENTER_HEALTH_PORT" \

@@ -17,6 +17,7 @@ Only the standard library: it runs before any virtualenv exists.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 from typing import Any
@@ -98,7 +99,13 @@ def node(name: str, pool: str, instance_type: str, zone: str, tainted: bool) -> 
             "labels": labels,
             "annotations": {"node.alpha.kubernetes.io/ttl": "0", "kwok.x-k8s.io/node": "fake"},
         },
-        "spec": {"taints": [ARM64_TAINT] if tainted else []},
+        # As on EKS, every node has a providerID. Karpenter (hack/cluster.sh up --karpenter)
+        # needs it: a node labelled karpenter.sh/nodepool without one keeps its cluster state
+        # from ever syncing, and it then launches nothing.
+        "spec": {
+            "taints": [ARM64_TAINT] if tainted else [],
+            "providerID": f"aws:///{zone}/i-{hashlib.sha1(name.encode()).hexdigest()[:17]}",
+        },
         "status": {
             # Ephemeral storage as a Karpenter node has it: a 20Gi root volume, less the EKS
             # AMI's 1Gi kube-reserved and 10% eviction threshold. Without it no pod that

@@ -17,6 +17,7 @@ from typing import Any
 
 from kubernetes import client
 
+from paddock.autoscaling.instance_types import CATALOGUE
 from tests.support.cluster import REPO_ROOT, Cluster
 from tests.support.waiting import wait_for
 
@@ -34,6 +35,15 @@ def ensure_karpenter(cluster: Cluster) -> None:
         timeout=1800,  # the first run builds Karpenter (minutes on two busy cores)
     )
     cluster.wait_established("nodepools.karpenter.sh", "nodeclaims.karpenter.sh")
+
+
+def claim_millicores(claim: dict[str, Any]) -> int:
+    """A NodeClaim's real vCPUs: its instance type's (Karpenter's kwok provider reports the
+    pods' requests as capacity, smaller than the instance), else its reported capacity."""
+    reported = cpu_millicores(((claim.get("status") or {}).get("capacity") or {}).get("cpu"))
+    labels = (claim.get("metadata") or {}).get("labels") or {}
+    known = CATALOGUE.get(labels.get("node.kubernetes.io/instance-type", ""))
+    return max(reported, known.vcpus * 1000 if known else 0)
 
 
 def cpu_millicores(value: Any) -> int:
@@ -150,8 +160,8 @@ class NodePools:
 
 @dataclass
 class LimitSampler:
-    """Samples a NodePool's cores (status.resources.cpu and the sum of its NodeClaims'
-    capacity, whichever is larger) every `interval` seconds in a thread, until stopped."""
+    """Samples a NodePool's cores (status.resources.cpu and the sum of its NodeClaims' real
+    vCPUs, whichever is larger) every `interval` seconds in a thread, until stopped."""
 
     pools: NodePools
     name: str
@@ -169,10 +179,7 @@ class LimitSampler:
         while not self._stop.is_set():
             try:
                 status = self.pools.used_millicores(self.name)
-                claimed = sum(
-                    cpu_millicores(((c.get("status") or {}).get("capacity") or {}).get("cpu"))
-                    for c in self.pools.claims(self.name)
-                )
+                claimed = sum(claim_millicores(c) for c in self.pools.claims(self.name))
                 self.samples.append((time.monotonic(), max(status, claimed)))
             except Exception:  # a slow API server: the next sample counts
                 pass

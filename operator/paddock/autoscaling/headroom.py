@@ -124,14 +124,14 @@ def headroom(
             base, problem="the CorePool's nodeSelector does not select the nodes it launches"
         )
     own = [c for c in claims if c.node_pool == node_pool.name]
-    used = max(node_pool.used_millicores, sum(c.cpu_millicores for c in own))
+    used = max(node_pool.used_millicores, sum(c.vcpu_millicores for c in own))
     used_cores = -(-used // 1000)
     nodes: list[PotentialNode] = []
     launching_cores = 0
     for i, claim in enumerate(own):
         if claim.initialized or claim.deleting or claim.node_name in usable_nodes:
             continue
-        launching_cores += whole_cores(claim.cpu_millicores)
+        launching_cores += whole_cores(claim.vcpu_millicores)
         cores = whole_cores(claim.allocatable_millicores) - reserved_cores_per_node
         if cores > 0:
             nodes.append(

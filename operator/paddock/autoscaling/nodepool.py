@@ -67,6 +67,17 @@ class NodeClaimFacts(NamedTuple):
     deleting: bool
     node_name: str = ""
     """status.nodeName once its node registered."""
+    instance_type: str = ""
+    """node.kubernetes.io/instance-type once launched."""
+
+    @property
+    def vcpu_millicores(self) -> int:
+        """What the claim really takes from the limit: its instance type's vCPUs when Paddock
+        knows the type, else its reported capacity. (Karpenter's kwok provider reports the
+        pods' requests as a node's capacity, and status.resources lags launches: counting the
+        instance's vCPUs keeps Paddock from planning past the limit either way.)"""
+        known = CATALOGUE.get(self.instance_type)
+        return max(self.cpu_millicores, known.vcpus * 1000 if known else 0)
 
 
 def parse_quantity_millicores(value: Any) -> int:
@@ -155,6 +166,7 @@ def node_claim_facts(body: Mapping[str, Any]) -> NodeClaimFacts:
         initialized=initialized is not None and initialized.get("status") == "True",
         deleting=bool(metadata.get("deletionTimestamp")),
         node_name=str(status.get("nodeName") or ""),
+        instance_type=str((metadata.get("labels") or {}).get(INSTANCE_TYPE_LABEL, "")),
     )
 
 

@@ -132,3 +132,22 @@ def test_the_local_clouds_instance_types_come_from_the_catalogue() -> None:
     assert {t["name"] for t in kwok} <= set(CATALOGUE)
     c7g = next(t for t in kwok if t["name"] == "c7g.16xlarge")
     assert c7g["architecture"] == "arm64" and c7g["resources"]["cpu"] == "64"
+
+
+def test_a_claim_counts_its_instance_types_vcpus_not_only_its_reported_capacity() -> None:
+    # Karpenter's kwok provider reports the pods' requests (32) as a c7g.12xlarge's capacity,
+    # and status.resources lags: the instance's 48 vCPUs are what the limit really loses.
+    claim = node_claim_facts(
+        {
+            "metadata": {
+                "name": "c",
+                "labels": {
+                    "karpenter.sh/nodepool": "np",
+                    "node.kubernetes.io/instance-type": "c7g.12xlarge",
+                },
+            },
+            "status": {"capacity": {"cpu": "32"}, "allocatable": {"cpu": "47900m"}},
+        }
+    )
+    r = room(nodepool("64", used="32"), [claim])
+    assert (r.used_cores, r.headroom_cores) == (48, 16)
