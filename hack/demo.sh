@@ -3,6 +3,7 @@
 # the operator, and the examples; prints where every agent runs.
 #
 #   hack/demo.sh          bring everything up and apply examples/
+#   PADDOCK_KARPENTER=1 hack/demo.sh   also real Karpenter and examples/karpenter/ (autoscaled pool)
 #   hack/demo.sh stop     stop the operator (hack/cluster.sh down stops the rest)
 #
 # The operator runs in the background; its JSON log is .local/demo/operator.log.
@@ -23,7 +24,11 @@ if [[ "${1:-}" == "stop" ]]; then stop_operator; exit 0; fi
 
 mkdir -p "$DEMO_DIR"
 "$HACK_DIR/venv.sh"
-"$HACK_DIR/cluster.sh" up
+if [[ "${PADDOCK_KARPENTER:-0}" == 1 ]]; then
+  "$HACK_DIR/cluster.sh" up --karpenter  # real Karpenter: the demo gains an autoscaled pool
+else
+  "$HACK_DIR/cluster.sh" up
+fi
 eval "$("$HACK_DIR/cluster.sh" env)"
 
 log "installing the CRDs from crds/"
@@ -51,6 +56,10 @@ done
 
 log "applying examples/"
 kubectl apply -f "$REPO_ROOT/examples" >/dev/null
+if [[ "${PADDOCK_KARPENTER:-0}" == 1 ]]; then
+  log "applying examples/karpenter/ (NodePool graviton-auto, its CorePool, burst-coder)"
+  kubectl apply -f "$REPO_ROOT/examples/karpenter" >/dev/null
+fi
 expected="$(kubectl get aw -A --no-headers | wc -l)"
 deadline=$((SECONDS + 90))
 until [[ "$(kubectl get aw -A --no-headers | awk '$(NF-2) == "Running"' | wc -l)" -eq "$expected" ]]; do
