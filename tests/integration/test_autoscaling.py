@@ -9,6 +9,8 @@ consolidate the nodes away.
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 from collections.abc import Iterator
 
@@ -135,3 +137,49 @@ def test_a_launch_that_cannot_succeed_ends_in_provisioning_timeout(
     assert not ground.deployments("stuck") or all(
         (d["spec"].get("replicas") or 0) == 0 for d in ground.deployments("stuck")
     )
+
+
+def test_consolidation_and_replacement_never_withdraw_an_admission(
+    karpenter: None, ground: Ground, node_pools: NodePools, cluster: Cluster
+) -> None:
+    """Karpenter takes a node away under running replicas (deleting its NodeClaim: drain,
+    terminate, as consolidation or drift do): the workload keeps its admission throughout, its
+    replicas are re-placed (on the replacement Karpenter launches) and it is Running again."""
+    np = node_pools.create(ground.name("churn"), limit_cpu=LIMIT)
+    node_pools.wait_ready(np)
+    autoscaled_pool(ground, "churn", np, "3m")
+    budget = ground.budget("team", 1000)
+    # Elastic (minReplicas 1): Paddock's PodDisruptionBudget (minAvailable = minReplicas) lets
+    # Karpenter drain one replica at a time. A fixed-size workload's budget blocks the drain.
+    ground.workload("steady", budget=budget, replicas=2, cores=8, minReplicas=1)
+    ground.wait_status("steady", "Running", timeout=240, phase="Running")
+    (claim,) = node_pools.claims(np)
+
+    admitted: list[int] = []
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            with contextlib.suppress(Exception):  # a slow API server: the next sample counts
+                admitted.append(int(ground.status("steady").get("admittedReplicas") or 0))
+            stop.wait(0.5)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        cluster.kubectl("delete", "nodeclaim", claim["metadata"]["name"], "--wait=false")
+        wait_for(
+            lambda: (
+                claim["metadata"]["name"]
+                not in {c["metadata"]["name"] for c in node_pools.claims(np)}
+            ),
+            timeout=180,
+            interval=1,
+            what="the NodeClaim to be gone",
+        )
+        ground.wait_status("steady", "Running again", timeout=240, phase="Running")
+    finally:
+        stop.set()
+        sampler.join(timeout=10)
+    assert admitted and min(admitted) == 2, f"admission dropped: {sorted(set(admitted))}"
+    assert len(ground.running_pods("steady")) == 2
