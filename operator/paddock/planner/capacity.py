@@ -22,7 +22,7 @@ exactly with `rollback`, without copying the cluster.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 
 from .snapshot import ARM64, Node
 
@@ -134,11 +134,13 @@ class Capacity:
 
     # -- queries -------------------------------------------------------------------------
 
-    def _all_cells(self, pools: Sequence[str], launch: bool) -> list[Cell]:
-        out = [cell for pool in pools for cell in self.cells.get(pool, ())]
+    def _cell_groups(self, pools: Sequence[str], launch: bool) -> Iterator[tuple[Cell, ...]]:
+        """Each pool's cells of existing nodes, then (with `launch`) of potential nodes."""
+        for pool in pools:
+            yield self.cells.get(pool, ())
         if launch and self.launch_cells:
-            out += [cell for pool in pools for cell in self.launch_cells.get(pool, ())]
-        return out
+            for pool in pools:
+                yield self.launch_cells.get(pool, ())
 
     def largest_block(self, pools: Sequence[str], launch: bool = True) -> int:
         """Most free cores on one eligible node of these pools (potential nodes too, unless
@@ -170,25 +172,26 @@ class Capacity:
         if limit <= 0:
             return 0
         mem = self.memory
-        for cell in self._all_cells(pools, launch):
-            mask = cell.mask >> cores
-            while mask:
-                low = mask & -mask
-                free = low.bit_length() - 1 + cores
-                per_node = free // cores
-                for node in cell.buckets[free]:
-                    if memory:
-                        fit = min(per_node, mem[node] // memory)
-                        if fit <= 0:
-                            continue
-                    else:
-                        if mem[node] < 0:
-                            continue
-                        fit = per_node
-                    total += fit
-                    if total >= limit:
-                        return limit
-                mask ^= low
+        for pool_cells in self._cell_groups(pools, launch):
+            for cell in pool_cells:
+                mask = cell.mask >> cores
+                while mask:
+                    low = mask & -mask
+                    free = low.bit_length() - 1 + cores
+                    per_node = free // cores
+                    for node in cell.buckets[free]:
+                        if memory:
+                            fit = min(per_node, mem[node] // memory)
+                            if fit <= 0:
+                                continue
+                        else:
+                            if mem[node] < 0:
+                                continue
+                            fit = per_node
+                        total += fit
+                        if total >= limit:
+                            return limit
+                    mask ^= low
         return total
 
     def _best_in_cell(
