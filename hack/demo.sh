@@ -25,7 +25,8 @@ if [[ "${1:-}" == "stop" ]]; then stop_operator; exit 0; fi
 mkdir -p "$DEMO_DIR"
 "$HACK_DIR/venv.sh"
 if [[ "${PADDOCK_KARPENTER:-0}" == 1 ]]; then
-  "$HACK_DIR/cluster.sh" up --karpenter  # real Karpenter: the demo gains an autoscaled pool
+  # real Karpenter: the demo gains an autoscaled pool
+  "$HACK_DIR/cluster.sh" up --karpenter
 else
   "$HACK_DIR/cluster.sh" up
 fi
