@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 
-from .instance_types import KUBELET_RESERVED_CORES
+from .instance_types import KUBELET_RESERVED_CORES, InstanceType
 from .nodepool import (
     NodeClaimFacts,
     NodePoolFacts,
@@ -124,14 +124,14 @@ def headroom(
             base, problem="the CorePool's nodeSelector does not select the nodes it launches"
         )
     own = [c for c in claims if c.node_pool == node_pool.name]
-    used = max(node_pool.used_millicores, sum(c.vcpu_millicores for c in own))
+    used = max(node_pool.used_millicores, sum(_claim_vcpus(c, allowed) for c in own))
     used_cores = -(-used // 1000)
     nodes: list[PotentialNode] = []
     launching_cores = 0
     for i, claim in enumerate(own):
         if claim.initialized or claim.deleting or claim.node_name in usable_nodes:
             continue
-        launching_cores += whole_cores(claim.vcpu_millicores)
+        launching_cores += whole_cores(_claim_vcpus(claim, allowed))
         cores = whole_cores(claim.allocatable_millicores) - reserved_cores_per_node
         if cores > 0:
             nodes.append(
@@ -175,6 +175,18 @@ def headroom(
         nodes=tuple(nodes),
         allowed_types=tuple(t.name for t in allowed),
     )
+
+
+def _claim_vcpus(claim: NodeClaimFacts, allowed: list[InstanceType]) -> int:
+    """Millicores a claim takes from the limit. Before launch its instance type is unknown and
+    it reports only its pods' requests: count at least the smallest allowed type whose usable
+    cores hold them (Karpenter cannot launch less), so a burst of new claims never leaves
+    headroom that is not there."""
+    known = claim.vcpu_millicores
+    if claim.instance_type:
+        return known
+    fits = [t.vcpus * 1000 for t in allowed if t.usable_cores * 1000 >= claim.cpu_millicores]
+    return max(known, min(fits, default=known))
 
 
 def _limit(node_pool: NodePoolFacts) -> int | None:

@@ -151,3 +151,11 @@ def test_a_claim_counts_its_instance_types_vcpus_not_only_its_reported_capacity(
     )
     r = room(nodepool("64", used="32"), [claim])
     assert (r.used_cores, r.headroom_cores) == (48, 16)
+
+
+def test_a_claim_not_launched_yet_counts_the_smallest_type_that_holds_its_pods() -> None:
+    # Seen in bench/karpenter.py: 12 fresh claims reporting 12 cores each left room for a 13th
+    # 16-vCPU node under a 192 limit. A c7g type with 12 usable cores has 16 vCPUs.
+    fresh = NodeClaimFacts("np", 12000, 12000, 0, False, False)
+    r = room(nodepool("192"), [fresh] * 12)
+    assert (r.used_cores, r.headroom_cores) == (192, 0)
