@@ -222,6 +222,7 @@ def run_operator(
         PADDOCK_NAMESPACE=ground.release_namespace,
         PADDOCK_LOG_LEVEL="INFO",
         PADDOCK_METRICS_AUTH="kubernetes",  # the chart's default
+        PADDOCK_KARPENTER="false",  # the chart's default (karpenter.enabled=false)
     )
     env.update(extra_env or {})
     with stderr_path.open("wb") as stderr, (tmp_path / "operator.stdout").open("wb") as stdout:

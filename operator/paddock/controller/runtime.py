@@ -412,10 +412,25 @@ def karpenter_served(api: client.ApiClient) -> bool:
     except Exception as error:
         log.warning("cannot discover API groups, assuming no Karpenter: %s", error)
         return False
-    return any(
+    served = any(
         g.name == KARPENTER_GROUP and any(v.version == KARPENTER_VERSION for v in g.versions)
         for g in groups
     )
+    if not served:
+        return False
+    try:  # served, but may this identity read it? A watch refused forever would stall start-up.
+        client.CustomObjectsApi(api).list_cluster_custom_object(
+            KARPENTER_GROUP, KARPENTER_VERSION, "nodepools", limit=1
+        )
+    except Exception as error:
+        log.warning(
+            "Karpenter's API is served but cannot be read (%s): autoscaled pools offer no "
+            "potential capacity; grant list/watch on nodepools and nodeclaims (chart value "
+            "karpenter.enabled) or set PADDOCK_KARPENTER=false",
+            getattr(error, "reason", error),
+        )
+        return False
+    return True
 
 
 def karpenter_watches(
