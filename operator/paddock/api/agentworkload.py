@@ -20,6 +20,7 @@ from paddock.api.common import (
     ObjectName,
     PrinterColumn,
     Rule,
+    ScaleSubresource,
     StatusModel,
     Str,
     WholeInt,
@@ -107,18 +108,22 @@ class AgentWorkloadSpec(ApiModel):
         ),
     )
     replicas: WholeInt = Field(
-        ge=1,
+        ge=0,
         le=MAX_REPLICAS,
-        description="Replicas wanted. Paddock admits between minReplicas and replicas.",
+        description=(
+            "Replicas wanted. Paddock admits between minReplicas and replicas. 0 scales the "
+            "workload to zero: it holds no cores and runs no pods until raised again. The "
+            "/scale subresource sets this field (kubectl scale, HorizontalPodAutoscaler, KEDA)."
+        ),
     )
     min_replicas: WholeInt | None = Field(
         default=None,
-        ge=1,
+        ge=0,
         le=MAX_REPLICAS,
         description=(
             "Elastic floor: the workload is admitted with fewer replicas than wanted, but never "
-            "fewer than this, and grows when cores free up. Unset: equal to replicas "
-            "(all or nothing)."
+            "fewer than this (and never fewer than 1), and grows when cores free up. Unset: equal "
+            "to replicas (all or nothing). 0 lets an autoscaler scale the workload to zero."
         ),
     )
     cores_per_replica: WholeInt = Field(
@@ -261,6 +266,14 @@ class AgentWorkloadStatus(StatusModel):
     queue_position: WholeInt | None = Field(
         default=None, ge=1, description="1-based position in the budget's queue while Queued."
     )
+    selector: Str | None = Field(
+        default=None,
+        description=(
+            "Label selector of the workload's pods in every pool (paddock.dev/workload=NAME): the "
+            "/scale subresource's selector, which HorizontalPodAutoscaler and KEDA use to find "
+            "the pods whose metrics they read."
+        ),
+    )
     conditions: Annotated[list[Condition], AfterValidator(unique_by("type"))] | None = Field(
         default=None,
         description="Admitted, Ready and others, each with its reason.",
@@ -313,4 +326,11 @@ AGENT_WORKLOAD_CRD = CrdInfo(
         PrinterColumn("Message", ".status.message", "string", "Latest decision, in words.", 1),
     ),
     selectable_fields=(".spec.budget", ".status.phase"),
+    # kubectl scale, HorizontalPodAutoscaler and KEDA act through /scale: they set
+    # spec.replicas and read back the admitted replicas (not the wanted ones) and the selector.
+    scale=ScaleSubresource(
+        spec_replicas_path=".spec.replicas",
+        status_replicas_path=".status.admittedReplicas",
+        label_selector_path=".status.selector",
+    ),
 )

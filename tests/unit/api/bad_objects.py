@@ -145,7 +145,12 @@ CONTAINER = "spec.template.spec.containers"
 
 BAD: list[Case] = [
     # --- AgentWorkload: counts and cores
-    _agent("replicas-zero", {"spec.replicas": 0}, "spec.replicas"),
+    _agent(
+        "replicas-zero-above-min",
+        {"spec.replicas": 0, "spec.minReplicas": 1},
+        "spec.minReplicas",
+        "spec.minReplicas (1) must be <= spec.replicas (0): lower minReplicas or raise replicas",
+    ),
     _agent("replicas-negative", {"spec.replicas": -2}, "spec.replicas"),
     _agent("replicas-string", {"spec.replicas": "three"}, "spec.replicas"),
     _agent("replicas-too-many", {"spec.replicas": 10_001}, "spec.replicas"),
@@ -160,7 +165,7 @@ BAD: list[Case] = [
         "spec.minReplicas",
         "spec.minReplicas (5) must be <= spec.replicas (3): lower minReplicas or raise replicas",
     ),
-    _agent("min-zero", {"spec.minReplicas": 0}, "spec.minReplicas"),
+    _agent("min-negative", {"spec.minReplicas": -1}, "spec.minReplicas"),
     _agent("priority-too-high", {"spec.priority": 2_000_000}, "spec.priority"),
     # --- AgentWorkload: memory
     _agent("memory-malformed", {"spec.memoryPerReplica": "2 GB"}, "spec.memoryPerReplica"),
@@ -428,6 +433,15 @@ GOOD: list[Case] = [
     Case("aw-base", agent("base")),
     Case("aw-min-equals-replicas", edit(agent("min-eq"), {"spec.minReplicas": 3})),
     Case("aw-whole-float", edit(agent("whole-float"), {"spec.replicas": 2.0})),
+    Case(
+        "aw-scaled-to-zero",
+        edit(agent("zero"), {"spec.replicas": 0, "spec.minReplicas": 0}),
+    ),
+    Case(
+        "aw-zero-min-follows",
+        edit(agent("zero-follows"), {"spec.replicas": 0, "spec.minReplicas": DELETE}),
+    ),
+    Case("aw-min-zero", edit(agent("min-zero"), {"spec.minReplicas": 0})),
     Case(
         "aw-minimal",
         edit(

@@ -147,7 +147,8 @@ def test_names_scope_and_columns_are_as_designed() -> None:
         assert spec["scope"] == scope
         (version,) = spec["versions"]
         assert version["name"] == "v1alpha1" and version["storage"] and version["served"]
-        assert version["subresources"] == {"status": {}}
+        scale = {"scale": version["subresources"]["scale"]} if kind == "AgentWorkload" else {}
+        assert version["subresources"] == {"status": {}, **scale}
 
     def shown(kind: str) -> list[str]:
         columns = crds[kind]["spec"]["versions"][0]["additionalPrinterColumns"]
@@ -162,6 +163,22 @@ def test_names_scope_and_columns_are_as_designed() -> None:
     assert shown("CorePool") == [
         "Nodes", "Ready", "Gen", "Allocatable", "Used", "Free", "Largest", "Age"
     ]  # fmt: skip
+
+
+def test_scale_subresource_reads_admitted_replicas_and_a_string_selector() -> None:
+    # kubectl scale, HPA and KEDA write spec.replicas and read the admitted replicas (what
+    # really runs, so an HPA sees the truth) and the pods' selector, which must be a string.
+    (version,) = _crds()["AgentWorkload"]["spec"]["versions"]
+    assert version["subresources"]["scale"] == {
+        "specReplicasPath": ".spec.replicas",
+        "statusReplicasPath": ".status.admittedReplicas",
+        "labelSelectorPath": ".status.selector",
+    }
+    nodes = dict(_nodes(_schema("AgentWorkload")))
+    assert nodes[".spec.replicas"]["type"] == "integer"
+    assert nodes[".spec.replicas"]["minimum"] == 0  # scale to zero
+    assert nodes[".status.admittedReplicas"]["type"] == "integer"
+    assert nodes[".status.selector"]["type"] == "string"
 
 
 def test_cross_field_rules_are_attached_with_messages() -> None:
