@@ -52,6 +52,8 @@ def phase_of(decision: WorkloadDecision, ready: int, previous_phase: str | None)
         return "Preempted"
     if decision.unplaced_replicas:
         return "Degraded"
+    if decision.reason == Reason.SCALED_TO_ZERO:
+        return "Running"  # every one of its 0 replicas runs: nothing waits
     if decision.admitted_replicas == 0:
         return "Queued"
     if ready >= decision.admitted_replicas:
@@ -67,14 +69,20 @@ def workload_status(
     generation: int,
     previous: Mapping[str, Any],
     overrides: Sequence[str] = (),
+    selector: str | None = None,
 ) -> dict[str, Any]:
+    """The status of a workload; `selector` is its pods' label selector, read by the /scale
+    subresource (HPA and KEDA find the pods with it)."""
     phase = phase_of(decision, ready, previous.get("phase"))
     conditions = previous.get("conditions")
-    admitted = decision.admitted_replicas > 0
+    zero = decision.reason == Reason.SCALED_TO_ZERO
+    admitted = decision.admitted_replicas > 0 or zero
     all_ready = admitted and ready >= decision.admitted_replicas
     ready_reason = (
         "ReplicasReady" if all_ready else ("ReplicasNotReady" if admitted else "NotAdmitted")
     )
+    if zero:
+        ready_reason = str(Reason.SCALED_TO_ZERO)
     status_conditions = [
         condition(
             "Admitted", admitted, str(decision.reason), decision.message, generation, conditions
@@ -126,6 +134,7 @@ def workload_status(
         "pools": ",".join(f"{p}:{r}" for p, r in decision.assignments) or None,
         "queuePosition": decision.queue_position,
         "conditions": status_conditions,
+        "selector": selector,
     }
 
 
@@ -248,6 +257,10 @@ def transition_events(
         if previous.get("phase") == "Invalid":
             return []
         return [("Warning", "InvalidSpec", decision.message)]
+    if decision.reason == Reason.SCALED_TO_ZERO:
+        if before > 0:
+            return [("Normal", "Resized", f"replicas {before} -> 0: {decision.message}")]
+        return []
     if not previous.get("phase") and after == 0:
         return [("Normal", "Queued", decision.message)]
     if (decision.state == "Preempted" or decision.reason == Reason.PREEMPTED) and before > after:

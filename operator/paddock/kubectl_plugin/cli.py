@@ -28,6 +28,7 @@ from .cluster import (
 )
 from .explain import explain
 from .render import explain_text, status_text, to_json
+from .scaling import read_scaling
 from .view import View, budget_math, pool_rows, queue_rows
 
 
@@ -120,7 +121,18 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
             hint = f"; workloads there: {', '.join(known[:12])}" if known else ""
             raise PluginError(f'agentworkload "{name}" not found in namespace "{namespace}"{hint}')
         result = explain(view, namespace, name, errors=parsed.errors, suggest=not args.no_what_if)
-        result = dataclasses.replace(result, events=tuple(read_events(conn.api, namespace, name)))
+        result = dataclasses.replace(
+            result,
+            events=tuple(read_events(conn.api, namespace, name)),
+            scaling=read_scaling(
+                conn.api,
+                namespace,
+                name,
+                result.budget_math,
+                result.cores_per_replica,
+                result.admitted_replicas,
+            ),
+        )
         out.write(to_json(result) if args.output == "json" else explain_text(result))
         return 0
     except PluginError as error:

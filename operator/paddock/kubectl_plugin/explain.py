@@ -13,6 +13,7 @@ from typing import Any
 from paddock.planner import Reason, Workload, WorkloadDecision
 from paddock.planner import messages as msg
 
+from .scaling import Scaling
 from .view import STATIC_REASONS, BudgetMath, PoolFit, Room, View, budget_math
 from .whatif import WhatIf, what_ifs
 
@@ -88,6 +89,8 @@ class Explanation:
     what_ifs: tuple[WhatIf, ...] = ()
     victims: tuple[str, ...] = ()
     events: tuple[EventLine, ...] = field(default=())
+    scaling: Scaling | None = None
+    """Who set spec.replicas, the HPAs targeting it, what the budget allows (`scaling`)."""
 
 
 def explain(
@@ -245,6 +248,8 @@ def _budget_verdict(m: BudgetMath, w: Workload, d: WorkloadDecision) -> str:
     cores = max(0, w.cores_per_replica)
     if d.reason in STATIC_REASONS:
         return ""
+    if d.reason is Reason.SCALED_TO_ZERO:
+        return "holds no cores (scaled to zero)"
     if d.admitted_replicas == 0:
         need = max(1, w.min_replicas) * cores
         if m.available >= need:
@@ -271,7 +276,7 @@ def _blockers(
     out: list[str] = []
     reason = d.reason
     cores = max(0, w.cores_per_replica)
-    if reason is Reason.ADMITTED:
+    if reason in (Reason.ADMITTED, Reason.SCALED_TO_ZERO):
         return out
     if reason in STATIC_REASONS:
         return [f"{reason}: {d.message}"]

@@ -219,6 +219,8 @@ def explain_text(e: Explanation) -> str:
     else:
         add("  operator  no status written yet (is the operator running?)")
 
+    out.extend(scaling_lines(e))
+
     if e.budget_math is not None:
         m = e.budget_math
         add("")
@@ -301,7 +303,7 @@ def explain_text(e: Explanation) -> str:
             add(f"      {w.message}")
             if w.detail:
                 add(f"      {w.detail}")
-    elif e.reason not in ("Admitted", "Preempting", ""):
+    elif e.reason not in ("Admitted", "Preempting", "ScaledToZero", ""):
         add("")
         add("WHAT WOULD ADMIT IT")
         add("  - no single change to this workload's replicas, cores, pools or priority")
@@ -319,3 +321,48 @@ def explain_text(e: Explanation) -> str:
             count = f" (x{ev.count})" if ev.count > 1 else ""
             add(f"  {ev.time}  {ev.type}  {ev.reason}{count}: {ev.message}")
     return "\n".join(out) + "\n"
+
+
+def scaling_lines(e: Explanation) -> list[str]:
+    """The SCALING section: who set spec.replicas, how far the budget lets it go, and the
+    HorizontalPodAutoscalers that drive it (empty when the plugin could not read them)."""
+    sc = e.scaling
+    if sc is None:
+        return []
+    lines = ["", "SCALING"]
+    who = "nobody recorded (no managedFields)"
+    if sc.owner is not None:
+        via = f" via /{sc.owner.subresource}" if sc.owner.subresource else ""
+        when = f", {sc.owner.time}" if sc.owner.time else ""
+        who = f"{sc.owner.manager} ({sc.owner.operation}{via}{when})"
+    lines.append(f"  replicas    {sc.replicas}, last set by {who}")
+    if sc.budget_allows is not None and e.budget:
+        cores = e.cores_per_replica
+        text = (
+            f"  budget      {e.budget} allows {msg.plural(sc.budget_allows, 'replica')} of "
+            f"{msg.plural(cores, 'core')} now ({e.admitted_replicas} admitted"
+            f" + {max(0, sc.budget_allows - e.admitted_replicas)} more)"
+        )
+        if sc.replicas > sc.budget_allows:
+            text += f"; {sc.replicas - sc.budget_allows} of {sc.replicas} wait for budget"
+        lines.append(text)
+    for a in sc.autoscalers:
+        desired = f", desired {a.desired_replicas}" if a.desired_replicas is not None else ""
+        able = f", AbleToScale {a.able_to_scale}" if a.able_to_scale else ""
+        lines.append(
+            f"  autoscaler  HorizontalPodAutoscaler {a.name}: min {a.min_replicas}, "
+            f"max {a.max_replicas}{desired}{able}"
+        )
+        if sc.budget_allows is not None and a.max_replicas > sc.budget_allows:
+            lines.append(
+                f"              its maxReplicas {a.max_replicas} is above what the budget allows "
+                f"now ({sc.budget_allows}): replicas above that wait (the HPA reads the "
+                "admitted replicas from /scale)"
+            )
+    if sc.autoscalers and 0 < e.replicas <= e.min_replicas:
+        lines.append(
+            "  warning     minReplicas follows replicas (all or nothing): a scale-up that does not "
+            "fit whole queues the whole workload again; set spec.minReplicas to the "
+            "autoscaler's minReplicas"
+        )
+    return lines

@@ -42,6 +42,8 @@ class Reason(StrEnum):
     - ``ReplicasUnplaced``: admitted replicas lost their pods (a node was deleted or drained, a
       pod evicted) and no node has room for them yet. The running replicas keep their place;
       an elastic workload shrinks toward minReplicas after the grace period.
+    - ``ScaledToZero``: replicas is 0 (kubectl scale, an autoscaler): it holds no cores and no
+      pods, and is admitted like any other workload when scaled up again.
     - ``InvalidSpec``: the spec cannot be planned (minReplicas > replicas, coresPerReplica < 1,
       negative counts). Normally the API server's validation rejects these first.
     """
@@ -60,6 +62,7 @@ class Reason(StrEnum):
     PREEMPTED = "Preempted"
     REPLICAS_UNPLACED = "ReplicasUnplaced"
     INVALID_SPEC = "InvalidSpec"
+    SCALED_TO_ZERO = "ScaledToZero"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -285,7 +285,9 @@ class Planner:
             requested_cores=max(0, w.replicas) * max(0, w.cores_per_replica),
             assignments=assignments(cycle, e),
             placements=tuple((cycle.capacity.names[n], e.nodes[n]) for n in sorted(e.nodes)),
-            state="Admitted" if e.admitted > 0 or e.reason is Reason.ADMITTED else "Queued",
+            state="Admitted"
+            if e.admitted > 0 or e.reason in (Reason.ADMITTED, Reason.SCALED_TO_ZERO)
+            else "Queued",
             reason=e.reason,
             message=e.message,
             queue_position=position,

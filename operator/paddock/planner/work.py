@@ -159,9 +159,13 @@ def resolve(workload: Workload, cycle: Cycle) -> Entry:
         entry.message = problem
         return entry
     if w.replicas == 0:
-        # Nothing to place: trivially admitted. Not queued, holds no cores.
-        entry.reason = Reason.ADMITTED
-        entry.message = "replicas is 0: nothing to place"
+        # Scaled to zero: nothing to place, trivially admitted. Not queued, holds no cores (the
+        # pods it had keep theirs counted until they are gone: free before use).
+        entry.reason = Reason.SCALED_TO_ZERO
+        entry.message = (
+            "scaled to zero (replicas 0): holds no cores and runs no pods; raising replicas "
+            "queues it like any other workload"
+        )
         entry.state = "Admitted"
         return entry
 

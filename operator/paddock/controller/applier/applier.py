@@ -38,6 +38,7 @@ from paddock.controller.applier.gauges import export_gauges
 from paddock.controller.applier.pdb_writes import PdbWrites
 from paddock.controller.applier.status_writes import StatusWrites
 from paddock.controller.cluster_state import ClusterState, Parsed, parse_timestamp
+from paddock.controller.labels import workload_selector
 from paddock.controller.status import (
     PoolMeasures,
     budget_status,
@@ -190,7 +191,9 @@ class Applier:
         desired = dict(decision.assignments)
         ready = sum(d.ready_replicas for d in state.deployments.get(key, ()) if d.pool in desired)
         ready = min(ready, decision.admitted_replicas)
-        status = workload_status(decision, ready, facts.generation, previous, overrides)
+        status = workload_status(
+            decision, ready, facts.generation, previous, overrides, workload_selector(name)
+        )
         # A status that gives replicas up lands after the Deployments that free them, so the
         # status never admits fewer replicas than run (free before use, even across a crash).
         status_writes = self.statuses.write(
