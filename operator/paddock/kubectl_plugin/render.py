@@ -349,6 +349,8 @@ def scaling_lines(e: Explanation) -> list[str]:
     for a in sc.autoscalers:
         desired = f", desired {a.desired_replicas}" if a.desired_replicas is not None else ""
         able = f", AbleToScale {a.able_to_scale}" if a.able_to_scale else ""
+        if a.scaling_active:
+            able += f", ScalingActive {a.scaling_active}"
         lines.append(
             f"  autoscaler  HorizontalPodAutoscaler {a.name}: min {a.min_replicas}, "
             f"max {a.max_replicas}{desired}{able}"

@@ -44,6 +44,8 @@ class Autoscaler:
     desired_replicas: int | None
     able_to_scale: str
     """The AbleToScale condition: `True (SucceededGetScale)`, or why not; "" when not set yet."""
+    scaling_active: str = ""
+    """The ScalingActive condition, e.g. `False (FailedGetResourceMetric)` without metrics."""
 
 
 @dataclass(frozen=True)
@@ -98,19 +100,22 @@ def autoscalers(hpas: Iterable[Mapping[str, Any]], name: str) -> tuple[Autoscale
         if str(ref.get("apiVersion") or "").split("/", 1)[0] != group:
             continue
         status = hpa.get("status") or {}
-        able = next(
-            (c for c in status.get("conditions") or () if c.get("type") == "AbleToScale"), None
-        )
+        conditions = {c.get("type"): c for c in status.get("conditions") or ()}
         out.append(
             Autoscaler(
                 name=str((hpa.get("metadata") or {}).get("name") or ""),
                 min_replicas=int(spec.get("minReplicas") or 1),
                 max_replicas=int(spec.get("maxReplicas") or 0),
                 desired_replicas=status.get("desiredReplicas"),
-                able_to_scale=f"{able.get('status')} ({able.get('reason')})" if able else "",
+                able_to_scale=_condition(conditions.get("AbleToScale")),
+                scaling_active=_condition(conditions.get("ScalingActive")),
             )
         )
     return tuple(sorted(out, key=lambda a: a.name))
+
+
+def _condition(found: Mapping[str, Any] | None) -> str:
+    return f"{found.get('status')} ({found.get('reason')})" if found else ""
 
 
 def read_scaling(

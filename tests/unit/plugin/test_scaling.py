@@ -92,7 +92,12 @@ def test_only_hpas_targeting_this_agent_workload_are_listed() -> None:
             "status": {
                 "desiredReplicas": 6,
                 "conditions": [
-                    {"type": "AbleToScale", "status": "True", "reason": "SucceededGetScale"}
+                    {"type": "AbleToScale", "status": "True", "reason": "SucceededGetScale"},
+                    {
+                        "type": "ScalingActive",
+                        "status": "False",
+                        "reason": "FailedGetResourceMetric",
+                    },
                 ],
             },
         }
@@ -113,6 +118,7 @@ def test_only_hpas_targeting_this_agent_workload_are_listed() -> None:
             max_replicas=40,
             desired_replicas=6,
             able_to_scale="True (SucceededGetScale)",
+            scaling_active="False (FailedGetResourceMetric)",
         ),
     )
 

@@ -1,0 +1,193 @@
+"""Scaling through the /scale subresource on the real control plane: `kubectl scale` up within
+and beyond the budget, down (a queued workload gets the cores), to zero and back, and a real
+HorizontalPodAutoscaler (kube-controller-manager's HPA controller) reading the subresource.
+
+The local control plane has no metrics server (metrics.k8s.io is not served), so the HPA cannot
+compute a desired count: the test asserts that it can get the scale (AbleToScale True,
+SucceededGetScale, no FailedGetScale Event) and that it stops only at the missing metrics.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.integration.test_plugin import run_plugin
+from tests.support.paddock import Ground
+from tests.support.waiting import wait_for
+
+pytestmark = pytest.mark.usefixtures("operator")
+
+
+def scale(ground: Ground, workload: str) -> dict[str, Any]:
+    """The workload's /scale subresource, as HPA and KEDA read it."""
+    path = (
+        f"/apis/paddock.dev/v1alpha1/namespaces/{ground.namespace}/agentworkloads/{workload}/scale"
+    )
+    found: dict[str, Any] = json.loads(ground.cluster.kubectl("get", "--raw", path).stdout)
+    return found
+
+
+def kubectl_scale(ground: Ground, workload: str, replicas: int) -> None:
+    ground.cluster.kubectl(
+        "scale", "aw", workload, "-n", ground.namespace, f"--replicas={replicas}"
+    )
+
+
+def columns(ground: Ground, workload: str) -> dict[str, str]:
+    """`kubectl get aw` as a user reads it: header -> value."""
+    header, row = ground.cluster.kubectl(
+        "get", "aw", workload, "-n", ground.namespace
+    ).stdout.splitlines()
+    return dict(zip(header.split(), row.split(), strict=False))
+
+
+def used_cores(ground: Ground, budget: str) -> int:
+    return int(ground.cluster.get_json("cbudget", budget).get("status", {}).get("usedCores", -1))
+
+
+def test_kubectl_scale_up_within_and_beyond_the_budget(ground: Ground) -> None:
+    ground.add_nodes("g4", "c8g.4xlarge", 2)
+    ground.pool("g4")
+    budget = ground.budget("team", 16)
+    ground.workload("agent", budget=budget, replicas=1, minReplicas=1, cores=4)
+    ground.wait_status("agent", "Running at 1", phase="Running", readyReplicas=1)
+
+    kubectl_scale(ground, "agent", 3)
+    status = ground.wait_status(
+        "agent", "scaled to 3", phase="Running", admittedReplicas=3, readyReplicas=3
+    )
+    assert status["reason"] == "Admitted"
+    assert status["selector"] == "paddock.dev/workload=agent"
+    sub = scale(ground, "agent")
+    assert (sub["spec"]["replicas"], sub["status"]["replicas"]) == (3, 3)
+    assert sub["status"]["selector"] == "paddock.dev/workload=agent"
+    selected = ground.cluster.get_json(
+        "pods", "-n", ground.namespace, "-l", sub["status"]["selector"]
+    )
+    assert len(selected["items"]) == 3
+    assert "Resized" in [e["reason"] for e in ground.events("agent")]
+
+    kubectl_scale(ground, "agent", 6)
+    status = ground.wait_status(
+        "agent", "partly admitted at 4", reason="PartiallyAdmitted", admittedReplicas=4
+    )
+    assert status["message"].startswith("admitted 4 of 6 replicas (16 of 24 cores)"), status
+    assert f"more wait for budget: budget {budget}" in status["message"], status
+    sub = scale(ground, "agent")
+    assert (sub["spec"]["replicas"], sub["status"]["replicas"]) == (6, 4)
+    shown = columns(ground, "agent")
+    assert (shown["REPLICAS"], shown["ADMITTED"], shown["REASON"]) == (
+        "6",
+        "4",
+        "PartiallyAdmitted",
+    )
+
+    text = run_plugin(ground.cluster, "explain", "agent", "-n", ground.namespace).stdout
+    assert "SCALING" in text, text
+    assert "replicas    6, last set by kubectl" in text, text
+    assert f"{budget} allows 4 replicas of 4 cores now (4 admitted + 0 more)" in text, text
+
+
+def test_scale_down_frees_cores_and_a_queued_workload_is_admitted(ground: Ground) -> None:
+    ground.add_nodes("g4", "c8g.4xlarge", 2)
+    ground.pool("g4")
+    budget = ground.budget("team", 16)
+    ground.workload("big", budget=budget, replicas=4, minReplicas=1, cores=4)
+    ground.wait_status("big", "Running", phase="Running", admittedReplicas=4, readyReplicas=4)
+    ground.workload("waiting", budget=budget, replicas=2, cores=4)
+    ground.wait_status("waiting", "queued", phase="Queued", reason="BudgetExhausted")
+
+    kubectl_scale(ground, "big", 2)
+    ground.wait_status("big", "scaled down", phase="Running", admittedReplicas=2, readyReplicas=2)
+    ground.wait_status("waiting", "admitted with the freed cores", phase="Running", timeout=45)
+    assert len(ground.running_pods("big")) <= 2
+    wait_for(lambda: used_cores(ground, budget) == 16, timeout=30, what="budget at 16 used")
+
+
+def test_scale_to_zero_holds_no_cores_and_comes_back(ground: Ground) -> None:
+    ground.add_nodes("g4", "c8g.4xlarge", 1)
+    ground.pool("g4")
+    budget = ground.budget("team", 8)
+    ground.workload("idle", budget=budget, replicas=2, minReplicas=0, cores=4)
+    ground.wait_status("idle", "Running", phase="Running", readyReplicas=2)
+
+    kubectl_scale(ground, "idle", 0)
+    status = ground.wait_status(
+        "idle", "scaled to zero", reason="ScaledToZero", phase="Running", admittedReplicas=0
+    )
+    conditions = {c["type"]: c for c in status["conditions"]}
+    assert conditions["Admitted"]["status"] == "True"
+    assert status.get("queuePosition") is None
+    wait_for(lambda: not ground.pods("idle"), timeout=45, what="its pods gone")
+    wait_for(lambda: not ground.deployments("idle"), timeout=30, what="its Deployments gone")
+    wait_for(lambda: used_cores(ground, budget) == 0, timeout=30, what="budget at 0 used")
+    assert scale(ground, "idle")["status"]["replicas"] == 0
+    resized = [e for e in ground.events("idle") if e["reason"] == "Resized"]
+    assert any("-> 0" in e["message"] for e in resized), resized
+
+    kubectl_scale(ground, "idle", 2)
+    ground.wait_status("idle", "back at 2", phase="Running", admittedReplicas=2, readyReplicas=2)
+    assert scale(ground, "idle")["status"]["replicas"] == 2
+
+
+def test_an_hpa_gets_the_scale_of_an_agent_workload(ground: Ground) -> None:
+    ground.add_nodes("g4", "c8g.4xlarge", 1)
+    ground.pool("g4")
+    budget = ground.budget("team", 8)
+    ground.workload("served", budget=budget, replicas=1, minReplicas=1, cores=2)
+    ground.wait_status("served", "Running", phase="Running", readyReplicas=1)
+    hpa = {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": "served", "namespace": ground.namespace},
+        "spec": {
+            "scaleTargetRef": {
+                "apiVersion": "paddock.dev/v1alpha1",
+                "kind": "AgentWorkload",
+                "name": "served",
+            },
+            "minReplicas": 1,
+            "maxReplicas": 4,
+            "metrics": [
+                {
+                    "type": "Resource",
+                    "resource": {
+                        "name": "cpu",
+                        "target": {"type": "Utilization", "averageUtilization": 70},
+                    },
+                }
+            ],
+        },
+    }
+    ground.cluster.kubectl("apply", "-f", "-", input=json.dumps(hpa))
+
+    def conditions() -> dict[str, dict[str, Any]] | None:
+        found = ground.cluster.get_json("hpa", "served", "-n", ground.namespace)
+        listed = {c["type"]: c for c in found.get("status", {}).get("conditions") or ()}
+        return listed if "AbleToScale" in listed and "ScalingActive" in listed else None
+
+    found = wait_for(conditions, timeout=90, what="the HPA controller to sync the HPA")
+    able = found["AbleToScale"]
+    assert (able["status"], able["reason"]) == ("True", "SucceededGetScale"), found
+    # It got the scale and its selector; only the metrics are missing (no metrics server).
+    active = found["ScalingActive"]
+    assert active["reason"] != "InvalidSelector", found
+    assert active["reason"] == "FailedGetResourceMetric", found
+    events = ground.cluster.get_json(
+        "events",
+        "-n",
+        ground.namespace,
+        "--field-selector",
+        "involvedObject.kind=HorizontalPodAutoscaler",
+    )["items"]
+    assert not [e for e in events if e["reason"] == "FailedGetScale"], events
+    hpa_status = ground.cluster.get_json("hpa", "served", "-n", ground.namespace)["status"]
+    assert hpa_status.get("currentReplicas") == 1
+
+    text = run_plugin(ground.cluster, "explain", "served", "-n", ground.namespace).stdout
+    assert "HorizontalPodAutoscaler served: min 1, max 4" in text, text
+    assert "AbleToScale True (SucceededGetScale)" in text, text
+    assert "ScalingActive False (FailedGetResourceMetric)" in text, text
