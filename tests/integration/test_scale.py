@@ -91,6 +91,26 @@ def test_kubectl_scale_up_within_and_beyond_the_budget(ground: Ground) -> None:
     assert f"{budget} allows 4 replicas of 4 cores now (4 admitted + 0 more)" in text, text
 
 
+def test_a_fixed_workload_scaled_beyond_the_budget_keeps_its_pods(ground: Ground) -> None:
+    # No minReplicas (all or nothing), as many HPA targets are: the scale-up does not fit
+    # whole, yet the running pods stay and it grows to what the budget allows.
+    ground.add_nodes("g4", "c8g.4xlarge", 2)
+    ground.pool("g4")
+    budget = ground.budget("team", 16)
+    ground.workload("fixed", budget=budget, replicas=2, cores=4)
+    ground.wait_status("fixed", "Running at 2", phase="Running", readyReplicas=2)
+    before = {p["metadata"]["uid"] for p in ground.running_pods("fixed")}
+
+    kubectl_scale(ground, "fixed", 6)
+    status = ground.wait_status(
+        "fixed", "grown to 4", reason="PartiallyAdmitted", admittedReplicas=4, readyReplicas=4
+    )
+    assert status["message"].startswith("admitted 4 of 6 replicas"), status
+    after = {p["metadata"]["uid"] for p in ground.running_pods("fixed")}
+    assert before <= after, "a running pod was removed by the scale-up"
+    assert "Queued" not in [e["reason"] for e in ground.events("fixed")]
+
+
 def test_scale_down_frees_cores_and_a_queued_workload_is_admitted(ground: Ground) -> None:
     ground.add_nodes("g4", "c8g.4xlarge", 2)
     ground.pool("g4")

@@ -363,8 +363,7 @@ def scaling_lines(e: Explanation) -> list[str]:
             )
     if sc.autoscalers and 0 < e.replicas <= e.min_replicas:
         lines.append(
-            "  warning     minReplicas follows replicas (all or nothing): a scale-up that does not "
-            "fit whole queues the whole workload again; set spec.minReplicas to the "
-            "autoscaler's minReplicas"
+            "  warning     minReplicas follows replicas: admitted all or nothing from zero and "
+            "evicted whole by preemption; set spec.minReplicas to the autoscaler's minReplicas"
         )
     return lines

@@ -59,8 +59,13 @@ class Entry:
         self.message = ""
         self.queued = False
         self.min = max(1, workload.min_replicas)
-        self.rank = (-workload.priority, workload.created, workload.key)
         self.start = sum(r for _, r in workload.current if r > 0)
+        if workload.min_replicas == workload.replicas and 0 < self.start < workload.replicas:
+            # A fixed workload scaled up (kubectl scale, an HPA): what it runs was admitted
+            # whole, so it keeps that and grows toward the new count as room allows, instead
+            # of losing its admission (and its running pods) until the whole new count fits.
+            self.min = self.start
+        self.rank = (-workload.priority, workload.created, workload.key)
         self.admitted = 0
         self.nodes: dict[int, int] = {}
         # Kept pods on nodes whose pool is not the one their Deployment is in (the node left the

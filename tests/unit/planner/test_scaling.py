@@ -73,6 +73,30 @@ def test_scale_up_beyond_budget_admits_what_fits_and_says_why_with_numbers() -> 
     assert d.queue_position == 1  # the rest waits in the queue, as growth
 
 
+def test_a_fixed_workload_scaled_up_beyond_budget_keeps_what_runs_and_grows() -> None:
+    # minReplicas follows replicas (unset): 2 -> 6 does not fit whole. It keeps its 2 running
+    # replicas (no pod is removed), grows to what fits, and the rest waits with the numbers.
+    snap, _ = settle(
+        snapshot(
+            nodes=nodes(2, 16),
+            budgets=[budget(cores=16)],
+            workloads=[workload("w", cores=4, replicas=2)],
+        )
+    )
+    before = dict(next(w for w in snap.workloads if w.key == "ns/w").placed)
+    d = plan(rescaled(snap, "ns/w", 6)).workloads["ns/w"]
+    assert (d.admitted_replicas, d.reason) == (4, Reason.PARTIALLY_ADMITTED)
+    assert d.events == ("grew from 2 to 4 replicas",)
+    assert all(dict(d.placements).get(node, 0) >= count for node, count in before.items())
+    # From zero it is all or nothing again: 6 do not fit, so none is admitted.
+    fresh = snapshot(
+        nodes=nodes(2, 16),
+        budgets=[budget(cores=16)],
+        workloads=[workload("w", cores=4, replicas=6)],
+    )
+    assert plan(fresh).workloads["ns/w"].admitted_replicas == 0
+
+
 def test_scale_up_of_a_workload_at_min_zero_admits_at_least_one() -> None:
     w = workload("w", cores=4, replicas=3, min_replicas=0)
     d = plan(snapshot(nodes=nodes(1, 16), budgets=[budget(cores=4)], workloads=[w])).workloads[
@@ -216,11 +240,14 @@ def _held_cores(snap: Snapshot, p: Plan) -> dict[str, int]:
 def test_rescaled_workloads_stay_between_their_floor_and_replicas(
     case: tuple[Snapshot, Snapshot, dict[str, tuple[int, int]]],
 ) -> None:
-    _, after, changed = case
+    before, after, changed = case
     p = plan(after)
+    held = {w.key: sum(r for _, r in w.current if r > 0) for w in before.workloads}
     for key, (replicas, floor) in changed.items():
         d = p.workloads[key]
         assert d.admitted_replicas <= replicas
+        if floor == replicas and 0 < held[key] < replicas:
+            floor = held[key]  # a fixed workload scaled up keeps what it runs
         if replicas == 0 and d.reason is not Reason.INVALID_SPEC:
             assert d.admitted_replicas == 0 and not d.placements and not d.assignments
             assert d.queue_position is None

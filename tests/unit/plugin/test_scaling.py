@@ -161,5 +161,5 @@ def test_the_section_names_the_scaler_the_budget_limit_and_the_hpa() -> None:
     assert "maxReplicas 40 is above what the budget allows now (4)" in text
     assert "warning" not in text  # min_replicas 0: elastic
     fixed = "\n".join(scaling_lines(replace(e, min_replicas=10)))
-    assert "warning     minReplicas follows replicas (all or nothing)" in fixed
+    assert "warning     minReplicas follows replicas: admitted all or nothing" in fixed
     assert scaling_lines(replace(e, scaling=None)) == []
