@@ -3,8 +3,10 @@ and beyond the budget, down (a queued workload gets the cores), to zero and back
 HorizontalPodAutoscaler (kube-controller-manager's HPA controller) reading the subresource.
 
 The local control plane has no metrics server (metrics.k8s.io is not served), so the HPA cannot
-compute a desired count: the test asserts that it can get the scale (AbleToScale True,
-SucceededGetScale, no FailedGetScale Event) and that it stops only at the missing metrics.
+compute a desired count from load: the tests assert that it can get the scale (AbleToScale True,
+SucceededGetScale, no FailedGetScale Event), that it stops only at the missing metrics, and that
+it still drives the workload through /scale where it needs no metrics (raising it to its
+minReplicas), with Paddock admitting what the budget holds and the HPA not running away.
 """
 
 from __future__ import annotations
@@ -46,6 +48,40 @@ def columns(ground: Ground, workload: str) -> dict[str, str]:
 
 def used_cores(ground: Ground, budget: str) -> int:
     return int(ground.cluster.get_json("cbudget", budget).get("status", {}).get("usedCores", -1))
+
+
+def hpa_for(workload: str, least: int, most: int) -> dict[str, Any]:
+    """An autoscaling/v2 HPA on CPU utilization targeting the AgentWorkload."""
+    return {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": workload},
+        "spec": {
+            "scaleTargetRef": {
+                "apiVersion": "paddock.dev/v1alpha1",
+                "kind": "AgentWorkload",
+                "name": workload,
+            },
+            "minReplicas": least,
+            "maxReplicas": most,
+            "metrics": [
+                {
+                    "type": "Resource",
+                    "resource": {
+                        "name": "cpu",
+                        "target": {"type": "Utilization", "averageUtilization": 70},
+                    },
+                }
+            ],
+        },
+    }
+
+
+def hpa_conditions(ground: Ground, name: str) -> dict[str, dict[str, Any]] | None:
+    """The HPA's conditions by type, once the HPA controller has set both that matter."""
+    found = ground.cluster.get_json("hpa", name, "-n", ground.namespace)
+    listed = {c["type"]: c for c in found.get("status", {}).get("conditions") or ()}
+    return listed if "AbleToScale" in listed and "ScalingActive" in listed else None
 
 
 def test_kubectl_scale_up_within_and_beyond_the_budget(ground: Ground) -> None:
@@ -159,37 +195,13 @@ def test_an_hpa_gets_the_scale_of_an_agent_workload(ground: Ground) -> None:
     budget = ground.budget("team", 8)
     ground.workload("served", budget=budget, replicas=1, minReplicas=1, cores=2)
     ground.wait_status("served", "Running", phase="Running", readyReplicas=1)
-    hpa = {
-        "apiVersion": "autoscaling/v2",
-        "kind": "HorizontalPodAutoscaler",
-        "metadata": {"name": "served", "namespace": ground.namespace},
-        "spec": {
-            "scaleTargetRef": {
-                "apiVersion": "paddock.dev/v1alpha1",
-                "kind": "AgentWorkload",
-                "name": "served",
-            },
-            "minReplicas": 1,
-            "maxReplicas": 4,
-            "metrics": [
-                {
-                    "type": "Resource",
-                    "resource": {
-                        "name": "cpu",
-                        "target": {"type": "Utilization", "averageUtilization": 70},
-                    },
-                }
-            ],
-        },
-    }
-    ground.cluster.kubectl("apply", "-f", "-", input=json.dumps(hpa))
+    ground.cluster.kubectl(
+        "apply", "-n", ground.namespace, "-f", "-", input=json.dumps(hpa_for("served", 1, 4))
+    )
 
-    def conditions() -> dict[str, dict[str, Any]] | None:
-        found = ground.cluster.get_json("hpa", "served", "-n", ground.namespace)
-        listed = {c["type"]: c for c in found.get("status", {}).get("conditions") or ()}
-        return listed if "AbleToScale" in listed and "ScalingActive" in listed else None
-
-    found = wait_for(conditions, timeout=90, what="the HPA controller to sync the HPA")
+    found = wait_for(
+        lambda: hpa_conditions(ground, "served"), timeout=90, what="the HPA controller to sync"
+    )
     able = found["AbleToScale"]
     assert (able["status"], able["reason"]) == ("True", "SucceededGetScale"), found
     # It got the scale and its selector; only the metrics are missing (no metrics server).
@@ -211,3 +223,40 @@ def test_an_hpa_gets_the_scale_of_an_agent_workload(ground: Ground) -> None:
     assert "HorizontalPodAutoscaler served: min 1, max 4" in text, text
     assert "AbleToScale True (SucceededGetScale)" in text, text
     assert "ScalingActive False (FailedGetResourceMetric)" in text, text
+
+
+def test_an_hpa_drives_an_agent_workload_within_its_budget(ground: Ground) -> None:
+    # Without metrics the HPA still enforces its bounds through /scale: minReplicas 4 scales
+    # the workload from 1 to 4; the budget holds 3 (6 cores of 2), so 3 are admitted, /scale
+    # reports 3, and the HPA (which computes from spec.replicas) stays at 4: no run-away.
+    ground.add_nodes("g4", "c8g.4xlarge", 1)
+    ground.pool("g4")
+    budget = ground.budget("team", 6)
+    ground.workload("driven", budget=budget, replicas=1, minReplicas=1, cores=2)
+    ground.wait_status("driven", "Running", phase="Running", readyReplicas=1)
+    ground.cluster.kubectl(
+        "apply", "-n", ground.namespace, "-f", "-", input=json.dumps(hpa_for("driven", 4, 8))
+    )
+
+    status = ground.wait_status(
+        "driven", "scaled by the HPA, admitted to the budget", admittedReplicas=3, timeout=90
+    )
+    assert status["reason"] == "PartiallyAdmitted", status
+    assert f"more wait for budget: budget {budget}" in status["message"], status
+    sub = scale(ground, "driven")
+    assert (sub["spec"]["replicas"], sub["status"]["replicas"]) == (4, 3)
+
+    def settled() -> dict[str, Any] | None:
+        # A later sync of the HPA saw its own write: it stays at 4, however few are admitted.
+        hpa: dict[str, Any] = ground.cluster.get_json("hpa", "driven", "-n", ground.namespace)
+        found = hpa.get("status") or {}
+        return found if found.get("currentReplicas") == 4 else None
+
+    hpa = wait_for(settled, timeout=60, what="the HPA's next sync")
+    assert hpa.get("desiredReplicas") == 4, hpa
+    assert scale(ground, "driven")["spec"]["replicas"] == 4
+    ground.wait_status("driven", "3 ready", phase="Running", readyReplicas=3)
+
+    text = run_plugin(ground.cluster, "explain", "driven", "-n", ground.namespace).stdout
+    assert "replicas    4, last set by kube-controller-manager (Update via /scale" in text, text
+    assert "HorizontalPodAutoscaler driven: min 4, max 8" in text, text
