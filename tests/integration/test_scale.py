@@ -121,6 +121,14 @@ def test_kubectl_scale_up_within_and_beyond_the_budget(ground: Ground) -> None:
         "PartiallyAdmitted",
     )
 
+    # Below minReplicas is refused by the API server's validation, through /scale too.
+    refused = ground.cluster.kubectl(
+        "scale", "aw", "agent", "-n", ground.namespace, "--replicas=0", check=False
+    )
+    assert refused.returncode != 0
+    assert "spec.minReplicas (1) must be <= spec.replicas (0)" in refused.stderr, refused.stderr
+    assert scale(ground, "agent")["spec"]["replicas"] == 6
+
     text = run_plugin(ground.cluster, "explain", "agent", "-n", ground.namespace).stdout
     assert "SCALING" in text, text
     assert "replicas    6, last set by kubectl" in text, text
