@@ -358,8 +358,7 @@ def scaling_lines(e: Explanation) -> list[str]:
         if sc.budget_allows is not None and a.max_replicas > sc.budget_allows:
             lines.append(
                 f"              its maxReplicas {a.max_replicas} is above what the budget allows "
-                f"now ({sc.budget_allows}): replicas above that wait (the HPA reads the "
-                "admitted replicas from /scale)"
+                f"now ({sc.budget_allows}): replicas above that wait (PartiallyAdmitted)"
             )
     if sc.autoscalers and 0 < e.replicas <= e.min_replicas:
         lines.append(
