@@ -268,3 +268,36 @@ def test_an_hpa_drives_an_agent_workload_within_its_budget(ground: Ground) -> No
     text = run_plugin(ground.cluster, "explain", "driven", "-n", ground.namespace).stdout
     assert "replicas    4, last set by kube-controller-manager (Update via /scale" in text, text
     assert "HorizontalPodAutoscaler driven: min 4, max 8" in text, text
+
+
+def test_an_hpa_cannot_take_a_workload_below_its_min_replicas(ground: Ground) -> None:
+    # The HPA's maxReplicas 1 asks for 1; the workload's floor is 2, so the API server refuses
+    # the write through /scale and the HPA says so instead of the workload losing replicas.
+    ground.add_nodes("g4", "c8g.4xlarge", 1)
+    ground.pool("g4")
+    budget = ground.budget("team", 8)
+    ground.workload("floored", budget=budget, replicas=3, minReplicas=2, cores=2)
+    ground.wait_status("floored", "Running", phase="Running", readyReplicas=3)
+    ground.cluster.kubectl(
+        "apply", "-n", ground.namespace, "-f", "-", input=json.dumps(hpa_for("floored", 1, 1))
+    )
+
+    def refused() -> dict[str, Any] | None:
+        hpa = ground.cluster.get_json("hpa", "floored", "-n", ground.namespace)
+        found = {c["type"]: c for c in hpa.get("status", {}).get("conditions") or ()}
+        able = found.get("AbleToScale") or {}
+        return found if able.get("reason") == "FailedUpdateScale" else None
+
+    found = wait_for(refused, timeout=90, what="the HPA to report FailedUpdateScale")
+    assert found["AbleToScale"]["status"] == "False", found
+    assert "spec.minReplicas (2) must be <= spec.replicas (1)" in found["AbleToScale"]["message"]
+    rescale = ground.cluster.get_json(
+        "events",
+        "-n",
+        ground.namespace,
+        "--field-selector",
+        "involvedObject.kind=HorizontalPodAutoscaler,reason=FailedRescale",
+    )["items"]
+    assert rescale, "no FailedRescale Event"
+    assert scale(ground, "floored")["spec"]["replicas"] == 3
+    assert ground.status("floored")["admittedReplicas"] == 3
