@@ -42,6 +42,9 @@ class Reason(StrEnum):
     - ``ReplicasUnplaced``: admitted replicas lost their pods (a node was deleted or drained, a
       pod evicted) and no node has room for them yet. The running replicas keep their place;
       an elastic workload shrinks toward minReplicas after the grace period.
+    - ``CoreHoursExhausted``: its budget used up its core-hours for the window
+      (spec.coreHours): nothing new is admitted and nothing grows until the window frees
+      enough; the message says used, limit and when.
     - ``InvalidSpec``: the spec cannot be planned (minReplicas > replicas, coresPerReplica < 1,
       negative counts). Normally the API server's validation rejects these first.
     """
@@ -60,6 +63,7 @@ class Reason(StrEnum):
     PREEMPTED = "Preempted"
     REPLICAS_UNPLACED = "ReplicasUnplaced"
     INVALID_SPEC = "InvalidSpec"
+    CORE_HOURS_EXHAUSTED = "CoreHoursExhausted"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
