@@ -21,6 +21,8 @@ import dataclasses
 import sys
 from typing import Any, TextIO
 
+from paddock.controller.usage.cycle import gate_from_statuses
+
 from .cluster import (
     PluginError,
     connect,
@@ -107,7 +109,7 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
             return 0
         if args.output == "csv":
             raise PluginError("-o csv is for `kubectl paddock cost`; use text or json")
-        state = read_cluster(conn.api)
+        state = gate_from_statuses(read_cluster(conn.api))  # core-hours, as the operator
         view = View.from_state(state)
         if args.command == "status":
             namespace = None if args.all_namespaces else args.namespace

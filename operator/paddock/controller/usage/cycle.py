@@ -70,6 +70,37 @@ def gate(accountant: Accountant, state: ClusterState) -> ClusterState:
     return dataclasses.replace(state, snapshot=snapshot)
 
 
+def gate_from_statuses(state: ClusterState) -> ClusterState:
+    """What `gate` does, from the budgets' checkpointed status.coreHours instead of a live
+    accountant: for `kubectl paddock`, which plans the cluster once, as the operator would."""
+    budgets = []
+    changed = False
+    for budget in state.snapshot.budgets:
+        parsed = state.budgets.get(budget.name)
+        core_hours = getattr(parsed.spec, "core_hours", None) if parsed is not None else None
+        saved = parsed.facts.status.get("coreHours") if parsed is not None else None
+        if core_hours is not None and isinstance(saved, Mapping):
+            used = float(saved.get("used") or 0.0)
+            if used >= core_hours.limit:
+                frees = saved.get("freesAt")
+                message = (
+                    f"budget {budget.name} used {used:.2f} of {core_hours.limit:g} core-hours "
+                    "in its window"
+                    + (f"; enough frees at {frees}" if frees else "; it frees once its pods stop")
+                )
+                budget = dataclasses.replace(
+                    budget,
+                    core_hours_exhausted=message,
+                    scale_to_min=core_hours.on_exhausted == "ScaleToMin",
+                )
+                changed = True
+        budgets.append(budget)
+    if not changed:
+        return state
+    snapshot = dataclasses.replace(state.snapshot, budgets=tuple(budgets))
+    return dataclasses.replace(state, snapshot=snapshot)
+
+
 def remember(accountant: Accountant, plan: Plan) -> None:
     """Which budget each workload draws on, as the plan decided."""
     accountant.budget_of = {
