@@ -276,3 +276,50 @@ def test_exhaustion_queues_scale_to_min_shrinks_and_the_window_rolls(
     assert time.time() >= window_start + window
     after = core_hours_status(ground, budget)
     assert epoch(after["windowStart"]) >= window_start + window
+
+
+def test_rolling_window_frees_as_old_usage_leaves_it(ground: Ground) -> None:
+    """Queue on a 2-minute rolling window: used up by a burst, then admitted again once the
+    burst's steps (5 s each) have left the window, at the freesAt the status announced."""
+    ground.add_nodes("g4", "c8g.4xlarge", 1)
+    ground.pool("g4")
+    # 0.02 core-hours = 72 core-seconds: 6 cores use it up in 12 s.
+    budget = ground.budget(
+        "rolling",
+        32,
+        coreHours={"limit": 0.02, "window": "2m", "windowType": "Rolling"},
+    )
+    ground.workload("burst", budget=budget, replicas=3, cores=2)
+    ground.wait_status("burst", "Running", phase="Running")
+
+    def exhausted() -> dict[str, Any] | None:
+        found = core_hours_status(ground, budget)
+        return found if float(found.get("used") or 0) >= 0.02 else None
+
+    # Running pods that alone fill the rolling window: no freesAt until they stop.
+    assert "freesAt" not in wait_for(exhausted, timeout=60, interval=1.0, what="exhausted")
+    ground.workload("late", budget=budget, replicas=1, cores=1)
+    late = ground.wait_status("late", "queued", phase="Queued", reason="CoreHoursExhausted")
+    assert "0.02 core-hours" in late["message"], late["message"]
+    assert "frees once they stop" in late["message"], late["message"]
+    ground.cluster.kubectl("delete", "aw", "burst", "-n", ground.namespace)
+    wait_for(lambda: not ground.pods("burst"), timeout=30, what="the burst's pods gone")
+    # With nothing running, the status says when enough usage has left the window.
+    frees = epoch(
+        wait_for(
+            lambda: (
+                (core_hours_status(ground, budget).get("heldCores") == 0)
+                and core_hours_status(ground, budget)
+            ),
+            timeout=60,
+            interval=1.0,
+            what="a checkpoint with nothing running",
+        )["freesAt"]
+    )
+    assert frees > time.time()
+    ground.wait_status("late", "admitted once the window frees", timeout=180, phase="Running")
+    admitted_at = time.time()
+    # Not before freesAt (give or take a cycle), and not much after it.
+    assert frees - 2 <= admitted_at <= frees + 30, (frees, admitted_at)
+    after = core_hours_status(ground, budget)
+    assert "windowEnd" not in after and float(after["used"]) < 0.02
