@@ -153,3 +153,26 @@ def test_budget_without_price_costs_nothing_and_idle_budget_is_not_rewritten() -
     accountant.tick(T0 + 5, {}, {"team": terms}, {}, lambda _k: None)
     assert accountant.status_of("team") is first
     assert first is not None and first["cost"] == "0.00 USD" and "limit" not in first
+
+
+def test_a_pod_whose_budget_changes_is_not_counted_twice() -> None:
+    accountant = Accountant(checkpoint_interval=30)
+    pods: list[Pod] = [(0, 10_000, 2)]
+    budgets = {"team": HOUR_WINDOW, "other": HOUR_WINDOW}
+    for t in range(0, 61, 10):
+        accountant.tick(T0 + t, pods_at(T0 + t, pods), budgets, {}, lambda _key: "team")
+    for t in range(70, 121, 10):
+        accountant.tick(T0 + t, pods_at(T0 + t, pods), budgets, {}, lambda _key: "other")
+    team, other = accountant.accounts["team"].figures, accountant.accounts["other"].figures
+    assert team is not None and other is not None
+    assert team.used * 3600 == pytest.approx(2 * 60)
+    assert other.used * 3600 == pytest.approx(2 * 60)
+
+
+def test_a_new_limit_is_shown_at_once() -> None:
+    accountant = Accountant(checkpoint_interval=3600)
+    run(accountant, [(0, 10_000, 1)], [T0, T0 + 1], HOUR_WINDOW)
+    raised = BudgetTerms(HOUR_WINDOW.window, 200.0, "Queue", {})
+    run(accountant, [(0, 10_000, 1)], [T0 + 2], raised)
+    view = accountant.status_of("team")
+    assert view is not None and view["limit"] == 200.0

@@ -180,9 +180,11 @@ class Accountant:
                 known = self.open.get(uid)
                 if known is None or known.budget != budget:
                     cores = (pod.pod_millicores or pod.cpu_millicores) / 1000.0
-                    known = self.open[uid] = OpenPod(budget, pod.pool or "", namespace, cores)
                     account = self.accounts[budget]
                     start = max(pod.bound or now, account.floor)
+                    if known is not None:  # moved to another budget: counted until the last tick
+                        start = max(start, since)
+                    known = self.open[uid] = OpenPod(budget, pod.pool or "", namespace, cores)
                     if start < since:
                         # New to this process: count it from when it was bound (or the
                         # checkpoint) up to the last tick; from there on with the others.
@@ -233,6 +235,11 @@ class Accountant:
                 account.ledger = ledger
                 account.checkpointed_at = -math.inf  # the status shows the new window at once
             account = self.accounts[name]
+            if (account.terms.limit, account.terms.on_exhausted) != (
+                terms.limit,
+                terms.on_exhausted,
+            ):
+                account.checkpointed_at = -math.inf  # a new limit shows at once
             account.terms = terms
 
     def _resume(self, name: str, terms: BudgetTerms, now: float) -> Account:
