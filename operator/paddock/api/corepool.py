@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, StringConstraints
 
 from paddock.api.common import (
     AGE_COLUMN,
@@ -26,6 +26,8 @@ from paddock.api.common import (
 
 MAX_RESERVED_CORES_PER_NODE = 192
 MAX_WEIGHT = 100
+PRICE_PATTERN = r"^[0-9]{1,6}(\.[0-9]{1,9})?$"
+"""A price as a plain decimal string ("0.0360"): exact, never a binary float on the wire."""
 
 
 class CorePoolSpec(ApiModel):
@@ -72,6 +74,16 @@ class CorePoolSpec(ApiModel):
         description=(
             "Cores an autoscaled pool may grow to (e.g. a Karpenter NodePool's limits.cpu). "
             "Unset: the pool is what its nodes offer now."
+        ),
+    )
+    price_per_core_hour: (
+        Annotated[str, StringConstraints(strict=True, max_length=20, pattern=PRICE_PATTERN)] | None
+    ) = Field(
+        default=None,
+        description=(
+            "What one core (one vCPU on Graviton) costs per hour in this pool, as a decimal "
+            'string, e.g. "0.0360". The currency is set once for the operator (the chart\'s '
+            "cost.currency). Unset: usage in the pool is counted in core-hours but costs 0."
         ),
     )
 
@@ -158,6 +170,7 @@ CORE_POOL_CRD = CrdInfo(
         ),
         PrinterColumn("Zones", ".status.zones", "string", "Zones of the ready nodes.", 1),
         PrinterColumn("Weight", ".spec.weight", "integer", "Preference among pools.", 1),
+        PrinterColumn("Price", ".spec.pricePerCoreHour", "string", "Price per core-hour.", 1),
         AGE_COLUMN,
     ),
 )

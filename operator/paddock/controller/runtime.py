@@ -36,6 +36,7 @@ from paddock.controller.observed import (
     pdb_facts,
     pod_record,
 )
+from paddock.controller.usage import Accountant, account, gate, remember
 from paddock.controller.watched import Records
 from paddock.controller.writer import ApiClientWithTimeout
 from paddock.planner import Plan, plan
@@ -110,15 +111,26 @@ class Runtime:
             is_leader=lambda: elector.is_leader,
         )
         lock = threading.Lock()
+        accountant = Accountant(
+            checkpoint_interval=float(os.environ.get("PADDOCK_USAGE_CHECKPOINT_SECONDS", "30")),
+            currency=os.environ.get("PADDOCK_CURRENCY", "USD"),
+        )
+        applier.core_hours = accountant.status_of
 
         def build() -> ClusterState:
             with lock:
-                return builder.build()
+                state = builder.build()
+                account(accountant, state, builder.nodes_and_pods.agent_pods, time.time())
+            return gate(accountant, state)
+
+        async def apply(state: ClusterState, plan: Plan) -> None:
+            remember(accountant, plan)
+            await applier.apply(state, plan)
 
         loop: SchedulingLoop[ClusterState, Plan] = SchedulingLoop(
             snapshot=build,
             plan=plan_state,
-            apply=applier.apply,
+            apply=apply,
             is_leader=lambda: elector.is_leader,
         )
         applier.poke = loop.poke  # retries of failed writes, held-back status writes

@@ -44,6 +44,9 @@ class Reason(StrEnum):
       an elastic workload shrinks toward minReplicas after the grace period.
     - ``ScaledToZero``: replicas is 0 (kubectl scale, an autoscaler): it holds no cores and no
       pods, and is admitted like any other workload when scaled up again.
+    - ``CoreHoursExhausted``: its budget used up its core-hours for the window
+      (spec.coreHours): nothing new is admitted and nothing grows until the window frees
+      enough; the message says used, limit and when.
     - ``InvalidSpec``: the spec cannot be planned (minReplicas > replicas, coresPerReplica < 1,
       negative counts). Normally the API server's validation rejects these first.
     """
@@ -63,6 +66,7 @@ class Reason(StrEnum):
     REPLICAS_UNPLACED = "ReplicasUnplaced"
     INVALID_SPEC = "InvalidSpec"
     SCALED_TO_ZERO = "ScaledToZero"
+    CORE_HOURS_EXHAUSTED = "CoreHoursExhausted"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -86,7 +86,14 @@ class Planner:
         explain(cycle, entries)
         pools_after = self._pool_free()
         # 4. Preemption for fresh work that did not fit (victims' cores free up next cycle).
-        failed = [e for key, e in queue if key[1] == 0 and e.admitted == 0 and e.blocked_by is None]
+        failed = [
+            e
+            for key, e in queue
+            if key[1] == 0
+            and e.admitted == 0
+            and e.blocked_by is None
+            and e.failed != Reason.CORE_HOURS_EXHAUSTED  # preempting would not admit it
+        ]
         victims = preempt(cycle, failed)
         self.plan = self._build(entries, pools_after, victims)
         self._heads = {

@@ -80,6 +80,12 @@ class Budget:
     queueing: Queueing = "BestEffortFIFO"
     preempt_within_budget: WithinBudgetPreemption = "Never"
     reclaim_from_cohort: CohortReclaim = "Never"
+    core_hours_exhausted: str = ""
+    """Non-empty while the budget's core-hours in its window are used up (spec.coreHours): why,
+    with the numbers. Nothing new is admitted and nothing grows; what holds cores keeps them."""
+    scale_to_min: bool = False
+    """With `core_hours_exhausted` (onExhausted ScaleToMin): elastic workloads also shrink to
+    minReplicas (at least 1)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

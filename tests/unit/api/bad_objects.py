@@ -399,10 +399,33 @@ BAD: list[Case] = [
         "values must list at least one value when operator is In",
     ),
     _budget("pools-wrong-type", {"spec.pools": "graviton4"}, "spec.pools"),
+    _budget(
+        "core-hours-rolling-month",
+        {"spec.coreHours": {"limit": 10, "window": "month", "windowType": "Rolling"}},
+        "spec.coreHours.window",
+        "spec.coreHours.window month needs windowType Calendar",
+    ),
+    _budget(
+        "core-hours-window-unit",
+        {"spec.coreHours": {"limit": 10, "window": "1y"}},
+        "spec.coreHours.window",
+    ),
+    _budget(
+        "core-hours-limit-negative",
+        {"spec.coreHours": {"limit": -1, "window": "1d"}},
+        "spec.coreHours.limit",
+    ),
+    _budget(
+        "core-hours-on-exhausted",
+        {"spec.coreHours": {"limit": 1, "window": "1d", "onExhausted": "Evict"}},
+        "spec.coreHours.onExhausted",
+    ),
     # --- CorePool
     _pool("reserved-negative", {"spec.reservedCoresPerNode": -1}, "spec.reservedCoresPerNode"),
     _pool("max-cores-zero", {"spec.maxCores": 0}, "spec.maxCores"),
     _pool("weight-too-high", {"spec.weight": 1000}, "spec.weight"),
+    _pool("price-not-decimal", {"spec.pricePerCoreHour": "$0.04"}, "spec.pricePerCoreHour"),
+    _pool("price-number", {"spec.pricePerCoreHour": 0.04}, "spec.pricePerCoreHour"),
     _pool("unknown-field-case", {"spec.maxcores": 64}, "spec.maxcores"),
     _pool("selector-missing", {"spec.nodeSelector": DELETE}, "spec.nodeSelector"),
     _pool(
@@ -546,6 +569,25 @@ GOOD: list[Case] = [
         },
     ),
     Case("cbudget-lending-equals-cores", edit(budget("lend-eq"), {"spec.lendingLimit": 32})),
+    Case(
+        "cbudget-core-hours",
+        edit(
+            budget("core-hours"),
+            {
+                "spec.coreHours": {
+                    "limit": 0.5,
+                    "window": "10m",
+                    "windowType": "Rolling",
+                    "onExhausted": "ScaleToMin",
+                }
+            },
+        ),
+    ),
+    Case("cpool-price", edit(pool("price"), {"spec.pricePerCoreHour": "0.0399"})),
+    Case(
+        "cbudget-core-hours-month",
+        edit(budget("core-hours-month"), {"spec.coreHours": {"limit": 20000, "window": "month"}}),
+    ),
     Case(
         "cbudget-borrow-only",
         edit(budget("borrow-only"), {"spec.cores": 0, "spec.lendingLimit": 0}),

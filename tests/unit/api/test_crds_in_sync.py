@@ -127,7 +127,12 @@ def test_printer_columns_point_at_fields(kind: str) -> None:
             continue
         assert json_path in paths, f"{kind} column {column['name']}: {json_path} is no field"
         node = dict(_nodes(schema))[json_path]
-        expected = {"integer": "integer", "string": "string", "array": "string"}[node["type"]]
+        expected = {
+            "integer": "integer",
+            "number": "number",
+            "string": "string",
+            "array": "string",
+        }[node["type"]]
         assert column["type"] == expected, column
 
 
@@ -158,7 +163,8 @@ def test_names_scope_and_columns_are_as_designed() -> None:
         "Budget", "Replicas", "Admitted", "Ready", "Cores", "Pools", "Phase", "Reason", "Age"
     ]  # fmt: skip
     assert shown("CoreBudget") == [
-        "Cores", "Used", "Borrowed", "Pending", "Admitted", "Cohort", "Age"
+        "Cores", "Used", "Borrowed", "Pending", "Admitted", "Cohort", "Core-h", "Limit-h",
+        "Cost", "Age"
     ]  # fmt: skip
     assert shown("CorePool") == [
         "Nodes", "Ready", "Gen", "Allocatable", "Used", "Free", "Largest", "Age"

@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +46,7 @@ from paddock.controller.status import (
     transition_events,
     workload_status,
 )
+from paddock.controller.usage.status import with_core_hours
 from paddock.controller.writer import WRITES_IN_FLIGHT, Write, Writer
 from paddock.planner import Plan, WorkloadDecision
 
@@ -95,6 +96,8 @@ class Applier:
     max_retry_delay: float = 30.0
     clock: Callable[[], float] = time.monotonic
     writer: Writer | None = None
+    core_hours: Callable[[str], Mapping[str, Any] | None] = lambda _budget: None
+    """A budget's status.coreHours as last checkpointed (controller/usage), None: none yet."""
     deployments: DeploymentWrites = field(init=False)
     pdbs: PdbWrites = field(init=False)
     statuses: StatusWrites = field(init=False)
@@ -137,6 +140,9 @@ class Applier:
         for name, budget in state.budgets.items():
             status = budget_status(
                 plan.budgets.get(name), budget.facts.generation, budget.facts.status, budget.errors
+            )
+            status = with_core_hours(
+                status, self.core_hours(name), budget.facts.generation, budget.facts.status
             )
             writes.extend(
                 self.statuses.write("corebudgets", None, name, budget.facts.status, status)
