@@ -28,6 +28,7 @@ from paddock.api.common import (
 Queueing = Literal["BestEffortFIFO", "StrictFIFO"]
 WithinBudgetPreemption = Literal["Never", "LowerPriority"]
 CohortPreemption = Literal["Never", "LowerPriority", "Any"]
+ImageCheckPolicy = Literal["FailOpen", "FailClosed"]
 
 
 class Preemption(ApiModel):
@@ -110,6 +111,16 @@ class CoreBudgetSpec(ApiModel):
         default_factory=Preemption,
         description="When pending workloads may take cores from admitted ones.",
         json_schema_extra={"default": {}},
+    )
+    image_check: ImageCheckPolicy | None = Field(
+        default=None,
+        description=(
+            "What Paddock does with a workload whose image registry cannot be reached or "
+            "refuses to answer (an image known to lack linux/arm64 is never admitted). "
+            "FailOpen: admit it, and say so in its ImagesChecked condition. FailClosed: keep "
+            "it queued (reason ImageCheckFailed) until the registry answers. Unset: the "
+            "cluster default (the chart's imageCheck.policy)."
+        ),
     )
 
     rules = (

@@ -44,6 +44,11 @@ class Reason(StrEnum):
       an elastic workload shrinks toward minReplicas after the grace period.
     - ``InvalidSpec``: the spec cannot be planned (minReplicas > replicas, coresPerReplica < 1,
       negative counts). Normally the API server's validation rejects these first.
+    - ``ImageArchMismatch``: an image of the template does not offer linux/arm64 (its registry
+      said so); never admitted until the image is rebuilt or the template changed.
+    - ``ImageCheckPending``: its images are being checked; admitted once they are.
+    - ``ImageCheckFailed``: a registry could not be asked or refused, and the image-check
+      policy is FailClosed.
     """
 
     ADMITTED = "Admitted"
@@ -60,6 +65,9 @@ class Reason(StrEnum):
     PREEMPTED = "Preempted"
     REPLICAS_UNPLACED = "ReplicasUnplaced"
     INVALID_SPEC = "InvalidSpec"
+    IMAGE_ARCH_MISMATCH = "ImageArchMismatch"
+    IMAGE_CHECK_PENDING = "ImageCheckPending"
+    IMAGE_CHECK_FAILED = "ImageCheckFailed"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

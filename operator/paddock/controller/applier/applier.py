@@ -40,6 +40,7 @@ from paddock.controller.applier.status_writes import StatusWrites
 from paddock.controller.cluster_state import ClusterState, Parsed, parse_timestamp
 from paddock.controller.status import (
     PoolMeasures,
+    add_image_status,
     budget_status,
     pool_status,
     transition_events,
@@ -191,6 +192,7 @@ class Applier:
         ready = sum(d.ready_replicas for d in state.deployments.get(key, ()) if d.pool in desired)
         ready = min(ready, decision.admitted_replicas)
         status = workload_status(decision, ready, facts.generation, previous, overrides)
+        add_image_status(status, state.images.get(key), facts.generation, previous)
         # A status that gives replicas up lands after the Deployments that free them, so the
         # status never admits fewer replicas than run (free before use, even across a crash).
         status_writes = self.statuses.write(
@@ -256,6 +258,7 @@ class Applier:
             tuple(sorted((p, self.deployments.written.get((key, p))) for p in pools)),
             state.pdbs.get(key),
             self.pdbs.written.get(key),
+            state.images.get(key),
         )
 
     def _reject(self, key: str, generation: int, reason: str) -> None:
