@@ -1,4 +1,4 @@
-"""The planner's side of the image check: a blocked workload is never admitted, holds what it has."""
+"""The planner's side of the image check: a blocked workload is not admitted, keeps what it has."""
 
 from __future__ import annotations
 
