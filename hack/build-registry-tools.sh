@@ -30,14 +30,20 @@ go_install() { # dir binary-name package@version
   local tmp; tmp="$(mktemp -d "$dir/.build.XXXXXX")"
   trap 'rm -rf "$tmp"' RETURN
   local t0=$SECONDS
-  local -a lock=()
-  if [[ -n "${PADDOCK_GO_BUILD_LOCK:-}" ]]; then lock=(flock "$PADDOCK_GO_BUILD_LOCK"); fi
   log "building $name ($pkg, once) into $dir"
   GOBIN="$tmp" GOFLAGS="${GOFLAGS:--buildvcs=false} -trimpath" \
-    "${lock[@]}" nice -n 10 go install -ldflags="-s -w" "$pkg"
+    nice -n 10 go install -ldflags="-s -w" "$pkg"
   mv "$tmp/$name" "$dir/$name"
   log "$name built in $((SECONDS - t0))s"
 }
+
+# Something to build and a lock to share: run again under the lock (so a build another
+# process finished meanwhile is found, not repeated).
+if [[ -n "${PADDOCK_GO_BUILD_LOCK:-}" && -z "${_PADDOCK_GO_LOCKED:-}" ]] &&
+  { [[ -z "${PADDOCK_REGISTRY_BIN:-}" && ! -x "$REGISTRY_DIR/registry" ]] ||
+    [[ -z "${PADDOCK_CRANE_BIN:-}" && ! -x "$CRANE_DIR/crane" ]]; }; then
+  _PADDOCK_GO_LOCKED=1 exec flock "$PADDOCK_GO_BUILD_LOCK" "$0" "$@"
+fi
 
 if [[ -n "${PADDOCK_REGISTRY_BIN:-}" ]]; then
   REGISTRY_DIR="$(dirname "$PADDOCK_REGISTRY_BIN")"
