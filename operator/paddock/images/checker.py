@@ -58,6 +58,8 @@ class Lookup:
 
 
 CacheKey = tuple[str, str]
+REFRESH_AHEAD = 0.75
+"""An entry looked up after this fraction of its TTL is resolved again in the background."""
 
 
 class ImageChecker:
@@ -101,7 +103,10 @@ class ImageChecker:
             return Lookup(None, False, 0.0)
         fresh = cached.fresh(now)
         metrics.CACHE_LOOKUPS.labels(result="hit" if fresh else "stale").inc()
-        if not fresh:
+        if not fresh or cached.age(now) >= REFRESH_AHEAD * cached.ttl:
+            # Refreshed ahead of expiry: an image in use is re-resolved while its answer is
+            # still fresh, so a queued workload never flips to "pending" and back (two status
+            # writes) when the TTL runs out, and a moved tag is still caught within the TTL.
             self._schedule(key, image, scope)
         return Lookup(cached.value, fresh, cached.age(now))
 

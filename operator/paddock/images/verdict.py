@@ -114,7 +114,9 @@ def images_of(pod: Mapping[str, Any]) -> tuple[ContainerImage, ...]:
 
 def _report(image: ContainerImage, found: Lookup, stale_pending: bool) -> ImageReport:
     r = found.result
-    if r is None or (stale_pending and not found.fresh):
+    # A stale answer is re-checked before new work relies on it; a stale error stays the
+    # verdict meanwhile (flipping to Pending and back would cost a status write each time).
+    if r is None or (stale_pending and not found.fresh and r.answered):
         return ImageReport(
             image.container,
             image.image,

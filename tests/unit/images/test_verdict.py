@@ -64,6 +64,11 @@ def test_unknown_is_pending_and_stale_is_pending_only_for_new_work() -> None:
     stale = Lookup(stale.result, False, 999.0)
     assert judge([MAIN], [stale], "FailOpen", holds=False).block is not None
     assert judge([MAIN], [stale], "FailOpen", holds=True).block is None
+    # A stale error stays the verdict while it is re-checked (no flip to pending and back).
+    error = failed(MAIN.image)
+    stale_error = Lookup(error.result, False, 999.0)
+    closed = judge([MAIN], [stale_error], "FailClosed", holds=False)
+    assert closed.block is not None and closed.block[0] == "ImageCheckFailed"
 
 
 def test_registry_errors_follow_the_policy_and_are_reported_either_way() -> None:
