@@ -103,3 +103,18 @@ def test_images_of_reads_containers_init_containers_and_sidecars() -> None:
         ("logs", "sidecar"),
         ("agent", "container"),
     ]
+
+
+def test_pin_digest_replaces_checked_images_only() -> None:
+    from paddock.controller.applier.deployment_writes import pin_images
+
+    digest = "sha256:" + "c" * 64
+    template = {
+        "spec": {
+            "initContainers": [{"name": "logs", "image": "r/logs:1"}],
+            "containers": [{"name": "agent", "image": "r/a:1"}, {"name": "x", "image": "r/x:1"}],
+        }
+    }
+    pinned = pin_images(template, {"r/a:1": digest, "r/logs:1": digest})
+    images = [c["image"] for c in pinned["spec"]["initContainers"] + pinned["spec"]["containers"]]
+    assert images == [f"r/logs:1@{digest}", f"r/a:1@{digest}", "r/x:1"]
