@@ -15,6 +15,11 @@ config blob, and OCI indexes with attestation entries), then times, with the ope
 - a **burst**: every image at once through the bounded worker pool (concurrency 8), until all
   are cached: resolutions per second.
 
+With `--admissions N` it also measures admissions per second end to end on the local control
+plane (KUBECONFIG), with the check off and then on: the real operator (`paddock run`) admits N
+AgentWorkloads (one core each, on kwok nodes) whose images are N distinct multi-arch images
+in the loopback registry, so every admission with the check on waits for one resolution.
+
 Run under `flock /work/wt/heavy.lock` on the shared machines, and note `uptime` with the
 figures. The last line is one JSON object.
 """
@@ -61,6 +66,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--images", type=int, default=100, help="images of each kind")
     parser.add_argument("--rounds", type=int, default=20, help="rounds of cache hits")
+    parser.add_argument("--admissions", type=int, default=0, help="workloads per on/off run")
     args = parser.parse_args()
     count = 20 if args.quick else args.images
     registry = Registry.from_env()
@@ -131,7 +137,77 @@ def main() -> None:
         assert isinstance(f, dict)
         print(f"  {name:22s} p50 {f['p50_ms']:8.3f} ms   p99 {f['p99_ms']:8.3f} ms   (n={f['n']})")
     print(f"  burst through 8 workers: {figures['burst_resolutions_per_s']} resolutions/s")
+    if args.admissions:
+        for mode in ("off", "on"):
+            figures[f"admissions_per_s_check_{mode}"] = admissions(
+                registry, args.admissions, mode == "on"
+            )
+            print(
+                f"  admissions/s with the check {mode}: {figures[f'admissions_per_s_check_{mode}']}"
+            )
     print(json.dumps(figures))
+
+
+def admissions(registry: Registry, count: int, check: bool) -> float:
+    """Admissions per second of `count` fresh workloads through the real operator."""
+    import tempfile
+
+    from tests.support.cluster import find_cluster
+    from tests.support.operator import OperatorProcess
+    from tests.support.paddock import Ground
+    from tests.support.waiting import wait_for
+
+    cluster = find_cluster()
+    run = uuid.uuid4().hex[:6]
+    images = [
+        registry.index(f"adm-{run}/w{i}", "1", ["linux/amd64", "linux/arm64"]).reference
+        for i in range(count)
+    ]
+    namespace = f"bench-images-{run}"
+    cluster.kubectl("create", "namespace", namespace)
+    ground = Ground(cluster=cluster, namespace=namespace)
+    env = {"PADDOCK_IMAGE_CHECK": "Enabled" if check else "Disabled"}
+    log = Path(tempfile.mkdtemp()) / "paddock.log"
+    operator = OperatorProcess(kubeconfig=cluster.kubeconfig, log_path=log, extra_env=env)
+    try:
+        ground.add_nodes("g4", "c8g.16xlarge", max(1, count // 60 + 1))
+        ground.pool("g4")
+        budget = ground.budget("bench", count)
+        operator.start()
+        started = time.perf_counter()
+        items = [
+            {
+                "apiVersion": "paddock.dev/v1alpha1",
+                "kind": "AgentWorkload",
+                "metadata": {"name": f"w{i}", "namespace": namespace},
+                "spec": {
+                    "budget": budget,
+                    "replicas": 1,
+                    "coresPerReplica": 1,
+                    "memoryPerReplica": "256Mi",
+                    "template": {"spec": {"containers": [{"name": "a", "image": image}]}},
+                },
+            }
+            for i, image in enumerate(images)
+        ]
+        cluster.kubectl(
+            "apply",
+            "-f",
+            "-",
+            input=json.dumps({"apiVersion": "v1", "kind": "List", "items": items}),
+        )
+
+        def admitted() -> bool:
+            listed = cluster.get_json("aw", "-n", namespace)
+            done = [i for i in listed["items"] if (i.get("status") or {}).get("admittedReplicas")]
+            return len(done) == count
+
+        wait_for(admitted, timeout=600, what=f"{count} admissions", interval=0.5)
+        return round(count / (time.perf_counter() - started), 1)
+    finally:
+        operator.stop()
+        ground.cleanup()
+        cluster.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
 
 
 if __name__ == "__main__":
