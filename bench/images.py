@@ -168,7 +168,9 @@ def admissions(registry: Registry, count: int, check: bool) -> float:
     ground = Ground(cluster=cluster, namespace=namespace)
     env = {"PADDOCK_IMAGE_CHECK": "Enabled" if check else "Disabled"}
     log = Path(tempfile.mkdtemp()) / "paddock.log"
-    operator = OperatorProcess(kubeconfig=cluster.kubeconfig, log_path=log, extra_env=env)
+    operator = OperatorProcess(
+        kubeconfig=cluster.kubeconfig, log_path=log, extra_env=env, restart_on_exit=True
+    )
     try:
         ground.add_nodes("g4", "c8g.16xlarge", max(1, count // 60 + 1))
         ground.pool("g4")
