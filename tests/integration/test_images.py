@@ -41,6 +41,7 @@ def _image_operator(
         log_path=path / f"paddock-images-{uuid.uuid4().hex[:4]}.log",
         extra_env={**IMAGE_ENV, **extra},
         identity=operator.identity,  # the same Lease holder: it takes over at once
+        restart_on_exit=True,  # as the kubelet would: a leader fenced under load exits
     )
     process.start()
     return process
