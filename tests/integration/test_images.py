@@ -11,13 +11,14 @@ from __future__ import annotations
 import base64
 import json
 import socket
+import subprocess
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.support.cluster import Cluster
+from tests.support.cluster import REPO_ROOT, Cluster
 from tests.support.operator import OperatorProcess
 from tests.support.paddock import Ground
 from tests.support.registry import Registry, crane
@@ -208,6 +209,26 @@ def test_registry_down_follows_the_budget_policy_and_says_so(arm_ground: Ground)
     assert status["phase"] == "Queued" and "FailClosed" in status["message"]
     assert status["images"][0]["outcome"] == "Unchecked"
     assert arm_ground.deployments("closed") == []
+
+
+def _cluster_script(*args: str) -> None:
+    subprocess.run([str(REPO_ROOT / "hack" / "cluster.sh"), *args], check=True, timeout=120)
+
+
+def test_a_registry_that_stops_and_comes_back(arm_ground: Ground, registry: Registry) -> None:
+    """The real registry process stopped (hack/cluster.sh stop registry): FailClosed holds the
+    workload with the reason; once the registry is back it is checked and admitted."""
+    image = registry.image(repo(), "1", "linux/arm64").reference
+    closed = arm_ground.budget("closed", 4, imageCheck="FailClosed")
+    _cluster_script("stop", "registry")
+    try:
+        arm_ground.workload("waits", budget=closed, replicas=1, cores=2, image=image)
+        status = arm_ground.wait_status("waits", "refused", reason="ImageCheckFailed")
+        assert "Unreachable" in status["message"]
+        assert arm_ground.deployments("waits") == []
+    finally:
+        _cluster_script("start", "registry")
+    arm_ground.wait_status("waits", "admitted once the registry is back", phase="Running")
 
 
 def test_a_tag_moved_to_amd64_only_is_caught_after_the_ttl(
