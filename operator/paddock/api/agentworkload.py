@@ -164,6 +164,14 @@ class AgentWorkloadSpec(ApiModel):
             "PodDisruptionBudget (drains may evict every replica at once)."
         ),
     )
+    image_policy: Literal["Tag", "PinDigest"] = Field(
+        default="Tag",
+        description=(
+            "Tag: the Deployments run the images as written. PinDigest: Paddock renders the "
+            "digest it checked for linux/arm64 into the Deployments (repository:tag@sha256:...), "
+            "so every replica runs the very image that was checked, even if the tag moves."
+        ),
+    )
     template: PodTemplate = Field(
         description=(
             "The pod template of the replicas. Paddock owns CPU and memory requests and limits, "
@@ -211,6 +219,34 @@ class Assignment(StatusModel):
 
     pool: Str = Field(description="CorePool name.")
     replicas: WholeInt = Field(ge=0, description="Replicas admitted into the pool.")
+
+
+class ImageStatus(StatusModel):
+    """One image of the pod template as the architecture check saw it."""
+
+    container: Str = Field(description="Container name.")
+    image: Str = Field(description="The image as written in the template.")
+    kind: Str | None = Field(
+        default=None, description="init container or sidecar; unset for a container."
+    )
+    outcome: Str = Field(
+        description=(
+            "Offered (has linux/arm64), Missing (the registry answered without linux/arm64), "
+            "Unchecked (the registry could not be asked or refused) or Pending."
+        )
+    )
+    platforms: Str | None = Field(
+        default=None, description="The platforms the image offers, e.g. linux/amd64, linux/arm64."
+    )
+    digest: Str | None = Field(default=None, description="The digest the reference resolved to.")
+    detail: Str | None = Field(default=None, description="Why it is not Offered.")
+    checked_at: Str | None = Field(
+        default=None,
+        description=(
+            "When the registry first gave this answer (the operator re-checks every cache TTL; "
+            "an unchanged answer keeps the time)."
+        ),
+    )
 
 
 class AgentWorkloadStatus(StatusModel):
@@ -272,6 +308,13 @@ class AgentWorkloadStatus(StatusModel):
             "Label selector of the workload's pods in every pool (paddock.dev/workload=NAME): the "
             "/scale subresource's selector, which HorizontalPodAutoscaler and KEDA use to find "
             "the pods whose metrics they read."
+        ),
+    )
+    images: list[ImageStatus] | None = Field(
+        default=None,
+        description=(
+            "Each image of the template and the platforms its registry offers (set while the "
+            "image architecture check is enabled)."
         ),
     )
     conditions: Annotated[list[Condition], AfterValidator(unique_by("type"))] | None = Field(

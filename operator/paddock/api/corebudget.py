@@ -87,6 +87,9 @@ class CoreHours(ApiModel):
     )
 
 
+ImageCheckPolicy = Literal["FailOpen", "FailClosed"]
+
+
 class Preemption(ApiModel):
     """When pending workloads may take cores from admitted ones."""
 
@@ -173,6 +176,16 @@ class CoreBudgetSpec(ApiModel):
         description=(
             "A cap on core-hours per window (rolling or calendar) and what to do once it is "
             "used up. Unset: no cap; usage and cost are still counted, per calendar month."
+        ),
+    )
+    image_check: ImageCheckPolicy | None = Field(
+        default=None,
+        description=(
+            "What Paddock does with a workload whose image registry cannot be reached or "
+            "refuses to answer (an image known to lack linux/arm64 is never admitted). "
+            "FailOpen: admit it, and say so in its ImagesChecked condition. FailClosed: keep "
+            "it queued (reason ImageCheckFailed) until the registry answers. Unset: the "
+            "cluster default (the chart's imageCheck.policy)."
         ),
     )
 

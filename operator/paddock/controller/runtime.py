@@ -39,6 +39,8 @@ from paddock.controller.observed import (
 from paddock.controller.usage import Accountant, account, gate, remember
 from paddock.controller.watched import Records
 from paddock.controller.writer import ApiClientWithTimeout
+from paddock.images.credentials import PullSecretCredentials
+from paddock.images.gate import from_env as images_from_env
 from paddock.planner import Plan, plan
 
 log = logging.getLogger("paddock.runtime")
@@ -134,6 +136,13 @@ class Runtime:
             is_leader=lambda: elector.is_leader,
         )
         applier.poke = loop.poke  # retries of failed writes, held-back status writes
+        # The image architecture check (chart: imageCheck): resolutions run in its own
+        # workers and poke the loop when done; the builder only reads its cache.
+        builder.images = images_from_env(
+            os.environ,
+            loop.poke,
+            lambda: PullSecretCredentials(client.ApiClient(api.configuration)),
+        )
         runtime = cls(
             builder=builder,
             applier=applier,
@@ -161,6 +170,8 @@ class Runtime:
         for task in self.tasks.values():
             task.cancel()
         self.stop_watches()
+        if self.builder.images is not None:
+            self.builder.images.close()
         await asyncio.to_thread(self.elector.release)
 
     async def start_watches(self) -> None:

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from paddock.images.verdict import CONDITION as IMAGES_CONDITION
+from paddock.images.verdict import ImageVerdict
 from paddock.planner import BudgetUsage, PoolUsage, Reason, WorkloadDecision
 
 
@@ -38,6 +40,27 @@ def condition(
         "observedGeneration": generation,
         "lastTransitionTime": now_iso() if changed else before.get("lastTransitionTime", now_iso()),  # type: ignore[union-attr]
     }
+
+
+IMAGE_REFUSALS = (Reason.IMAGE_ARCH_MISMATCH, Reason.IMAGE_CHECK_FAILED)
+"""Image-check outcomes that keep a workload out: one Warning Event when they start."""
+
+
+def add_image_status(
+    status: dict[str, Any],
+    verdict: ImageVerdict | None,
+    generation: int,
+    previous: Mapping[str, Any],
+) -> None:
+    """The ImagesChecked condition and status.images, while the image check is enabled."""
+    if verdict is None:
+        status["images"] = None
+        return
+    ok, reason, message = verdict.condition
+    status["conditions"].append(
+        condition(IMAGES_CONDITION, ok, reason, message, generation, previous.get("conditions"))
+    )
+    status["images"] = [report.as_status() for report in verdict.reports]
 
 
 UNPLACED_CONDITION = "ReplicasPlaced"
@@ -261,6 +284,12 @@ def transition_events(
         if before > 0:
             return [("Normal", "Resized", f"replicas {before} -> 0: {decision.message}")]
         return []
+    if decision.reason in IMAGE_REFUSALS:
+        if previous.get("reason") == decision.reason:
+            return []
+        return [("Warning", str(decision.reason), decision.message)]
+    if decision.reason == Reason.IMAGE_CHECK_PENDING:
+        return []  # usually milliseconds: the verdict that follows is what deserves an Event
     if not previous.get("phase") and after == 0:
         return [("Normal", "Queued", decision.message)]
     if (decision.state == "Preempted" or decision.reason == Reason.PREEMPTED) and before > after:

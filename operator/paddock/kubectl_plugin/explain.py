@@ -6,6 +6,7 @@ blocks it, and the single changes that would admit it (see `whatif`). Pure: buil
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 from paddock.planner import Reason, Workload, WorkloadDecision
 from paddock.planner import messages as msg
 
+from .images import ImageLine, image_lines
 from .scaling import Scaling
 from .view import STATIC_REASONS, BudgetMath, PoolFit, Room, View, budget_math
 from .whatif import WhatIf, what_ifs
@@ -91,6 +93,8 @@ class Explanation:
     events: tuple[EventLine, ...] = field(default=())
     scaling: Scaling | None = None
     """Who set spec.replicas, the HPAs targeting it, what the budget allows (`scaling`)."""
+    images: tuple[ImageLine, ...] = ()
+    """Each image of the template as the operator's image check saw it (status.images)."""
 
 
 def explain(
@@ -208,6 +212,7 @@ def explain(
         blockers=tuple(_blockers(view, w, d, math, fits, pools, room)),
         what_ifs=tuple(what_ifs(view, key)) if suggest else (),
         victims=victims,
+        images=image_lines(view.statuses.get(key) or {}, time.time()),
     )
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from paddock.planner import messages as msg
 
 from .explain import Explanation, budget_line
+from .images import age_text
 from .view import BudgetMath, PoolRow, Problem, QueueRow
 
 NONE = "-"
@@ -314,6 +315,24 @@ def explain_text(e: Explanation) -> str:
         for w in others:
             add(f"  - {w.change}: would still wait ({w.reason})")
             add(f"      {w.message}")
+    if e.images:
+        add("")
+        add("IMAGES (linux/arm64 check; age: since the registry first gave this answer)")
+        add(
+            table(
+                ("CONTAINER", "IMAGE", "CHECK", "PLATFORMS", "AGE"),
+                (
+                    (
+                        i.container if i.kind == "container" else f"{i.container} ({i.kind})",
+                        i.image,
+                        i.outcome,
+                        i.platforms or i.detail or "-",
+                        age_text(i.age),
+                    )
+                    for i in e.images
+                ),
+            ).rstrip("\n")
+        )
     if e.events:
         add("")
         add("RECENT EVENTS")

@@ -49,6 +49,11 @@ class Reason(StrEnum):
       enough; the message says used, limit and when.
     - ``InvalidSpec``: the spec cannot be planned (minReplicas > replicas, coresPerReplica < 1,
       negative counts). Normally the API server's validation rejects these first.
+    - ``ImageArchMismatch``: an image of the template does not offer linux/arm64 (its registry
+      said so); never admitted until the image is rebuilt or the template changed.
+    - ``ImageCheckPending``: its images are being checked; admitted once they are.
+    - ``ImageCheckFailed``: a registry could not be asked or refused, and the image-check
+      policy is FailClosed.
     """
 
     ADMITTED = "Admitted"
@@ -67,6 +72,9 @@ class Reason(StrEnum):
     INVALID_SPEC = "InvalidSpec"
     SCALED_TO_ZERO = "ScaledToZero"
     CORE_HOURS_EXHAUSTED = "CoreHoursExhausted"
+    IMAGE_ARCH_MISMATCH = "ImageArchMismatch"
+    IMAGE_CHECK_PENDING = "ImageCheckPending"
+    IMAGE_CHECK_FAILED = "ImageCheckFailed"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -128,6 +128,11 @@ class Workload:
     invalid: str = ""
     unplaced_since: float | None = None
     releasing: int = 0
+    image_block: tuple[str, str] | None = None
+    """(reason, message) when its images may not be admitted now: the image architecture check
+    (`paddock.images`) found one without linux/arm64 (ImageArchMismatch), has not checked them
+    yet (ImageCheckPending), or could not and the policy is FailClosed (ImageCheckFailed).
+    Such a workload is not queued; what it already holds is kept, as for `invalid`."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

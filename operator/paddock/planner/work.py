@@ -173,6 +173,10 @@ def resolve(workload: Workload, cycle: Cycle) -> Entry:
         )
         entry.state = "Admitted"
         return entry
+    if w.image_block is not None:
+        # Not admitted before its images are known to run on arm64; what it holds is kept.
+        entry.reason, entry.message = Reason(w.image_block[0]), w.image_block[1]
+        return entry
 
     key = (entry.budget, w.pools)
     known = cycle.pool_orders.get(key)

@@ -41,6 +41,7 @@ from paddock.controller.cluster_state import ClusterState, Parsed, parse_timesta
 from paddock.controller.labels import workload_selector
 from paddock.controller.status import (
     PoolMeasures,
+    add_image_status,
     budget_status,
     pool_status,
     transition_events,
@@ -200,6 +201,7 @@ class Applier:
         status = workload_status(
             decision, ready, facts.generation, previous, overrides, workload_selector(name)
         )
+        add_image_status(status, state.images.get(key), facts.generation, previous)
         # A status that gives replicas up lands after the Deployments that free them, so the
         # status never admits fewer replicas than run (free before use, even across a crash).
         status_writes = self.statuses.write(
@@ -265,6 +267,7 @@ class Applier:
             tuple(sorted((p, self.deployments.written.get((key, p))) for p in pools)),
             state.pdbs.get(key),
             self.pdbs.written.get(key),
+            state.images.get(key),
         )
 
     def _reject(self, key: str, generation: int, reason: str) -> None:
