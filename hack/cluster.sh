@@ -14,6 +14,7 @@
 #   hack/cluster.sh down     stop everything and delete the cluster's data
 #   hack/cluster.sh status   say what runs
 #   hack/cluster.sh env      print export lines: eval "$(hack/cluster.sh env)"
+#                            (KUBECONFIG, PATH with kubectl and crane, PADDOCK_REGISTRY...)
 #   hack/cluster.sh stop|start|restart COMPONENT [EXTRA-FLAGS...]
 #                            stop or start one component (etcd, kube-apiserver,
 #                            kube-controller-manager, kube-scheduler, kwok) for fault
@@ -23,8 +24,12 @@
 # State (certificates, etcd data, logs, kubeconfigs) lives in .local/cluster
 # (git-ignored; PADDOCK_CLUSTER_DIR overrides). Ports come from
 # PADDOCK_PORT_BASE (default 36000): etcd +0/+1, apiserver +443, kwok +10
-# (PADDOCK_KWOK_PORT overrides); Karpenter's metrics and health probe on free ports
+# (PADDOCK_KWOK_PORT overrides), the image registry +500 and the registry that needs a
+# password +501; Karpenter's metrics and health probe on free ports
 # (PADDOCK_KARPENTER_METRICS_PORT / _HEALTH_PORT override), written to run/karpenter.ports.
+# The registries (CNCF Distribution, hack/build-registry-tools.sh) are where the
+# image-check tests push their images with crane; PADDOCK_REGISTRY=none leaves
+# them out (nothing built, nothing started).
 # PADDOCK_NODE_MONITOR_GRACE (default 20s): how long a node may miss its
 # heartbeat before it is NotReady; bench/e2e.py raises it, because kwok on two
 # busy cores cannot renew 5,000 node leases in time.
@@ -38,17 +43,30 @@ APISERVER_PORT=$((PORT_BASE + 443))
 KCM_PORT=$((PORT_BASE + 257))
 SCHEDULER_PORT=$((PORT_BASE + 259))
 KWOK_PORT="${PADDOCK_KWOK_PORT:-$((PORT_BASE + 10))}"  # override when an ephemeral port holds it
+REGISTRY_PORT=$((PORT_BASE + 500))
+REGISTRY_AUTH_PORT=$((PORT_BASE + 501))
 # Karpenter's metrics and health ports: free ports picked at start unless set (a fixed port of
 # the base was held by other clusters' ephemeral client ports on busy shared machines).
 KARPENTER_METRICS_PORT="${PADDOCK_KARPENTER_METRICS_PORT:-}"
 KARPENTER_HEALTH_PORT="${PADDOCK_KARPENTER_HEALTH_PORT:-}"
 COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
+if [[ "${PADDOCK_REGISTRY:-}" != "none" ]]; then COMPONENTS+=(registry registry-auth); fi
+REGISTRY_DIR="$CLUSTER_DIR/registry"
 # Karpenter is optional: it counts as a component only where `up --karpenter` started it.
 PKI="$CLUSTER_DIR/pki"
 LOGS="$CLUSTER_DIR/logs"
 RUN="$CLUSTER_DIR/run"
 ADMIN_KUBECONFIG="$CLUSTER_DIR/admin.kubeconfig"
 BIN="$(tools_bin_dir)"
+
+# Where a component's binary is: the registries come from their own cache key.
+registry_dirs() { "$HACK_DIR/build-registry-tools.sh" --dirs; }
+bin_of() {
+  case "$1" in
+    registry | registry-auth) echo "$(registry_dirs | sed -n 1p)/registry" ;;
+    *) echo "$BIN/$1" ;;
+  esac
+}
 
 pid_of() { cat "$RUN/$1.pid" 2>/dev/null || true; }
 karpenter_on() { [[ -f "$RUN/karpenter.enabled" ]]; }
@@ -164,13 +182,71 @@ rules:
 YAML
 }
 
+# ---------------------------------------------------------------- image registries
+# Two CNCF Distribution registries on loopback, plain HTTP (Docker and containerd
+# treat 127.0.0.0/8 as insecure by default, and so does Paddock's image check):
+# `registry` is anonymous; `registry-auth` needs the user `paddock` and the
+# password in $REGISTRY_DIR/auth/password (made here, random, never printed).
+write_registry_configs() {
+  local name port auth
+  for name in registry registry-auth; do
+    mkdir -p "$REGISTRY_DIR/$name"
+    port=$REGISTRY_PORT auth=""
+    if [[ "$name" == registry-auth ]]; then
+      port=$REGISTRY_AUTH_PORT
+      make_htpasswd
+      auth="auth:
+  htpasswd:
+    realm: paddock-local
+    path: $REGISTRY_DIR/auth/htpasswd"
+    fi
+    cat > "$REGISTRY_DIR/$name.yaml" <<YAML
+version: 0.1
+log: {level: warn, accesslog: {disabled: true}}
+storage:
+  filesystem: {rootdirectory: $REGISTRY_DIR/$name}
+  delete: {enabled: true}
+http:
+  addr: 127.0.0.1:$port
+$auth
+YAML
+  done
+}
+
+make_htpasswd() { # bcrypt, as the registry requires: htpasswd if installed, else Python's crypt
+  local dir="$REGISTRY_DIR/auth"
+  [[ -s "$dir/htpasswd" ]] && return 0
+  mkdir -p "$dir" && chmod 700 "$dir"
+  (umask 077; openssl rand -hex 16 > "$dir/password")
+  local password; password="$(cat "$dir/password")"
+  if command -v htpasswd >/dev/null; then
+    htpasswd -Bbn paddock "$password" > "$dir/htpasswd"
+  else
+    PW="$password" python3 -W ignore -c \
+      'import crypt, os; print("paddock:" + crypt.crypt(os.environ["PW"], crypt.mksalt(crypt.METHOD_BLOWFISH)))' \
+      > "$dir/htpasswd"
+  fi
+  grep -q '^paddock:\$2' "$dir/htpasswd" || die "could not make a bcrypt htpasswd entry"
+}
+
+start_registries() {
+  [[ "${PADDOCK_REGISTRY:-}" == "none" ]] && return 0
+  "$HACK_DIR/build-registry-tools.sh"
+  write_registry_configs
+  start registry serve "$REGISTRY_DIR/registry.yaml"
+  start registry-auth serve "$REGISTRY_DIR/registry-auth.yaml"
+  wait_until 30 "the image registry" curl -sf "http://127.0.0.1:$REGISTRY_PORT/v2/"
+  wait_until 30 "the password registry" bash -c \
+    "[[ \$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$REGISTRY_AUTH_PORT/v2/) == 401 ]]"
+}
+
 # ---------------------------------------------------------------- processes
 start() { # name args...
   local name="$1"; shift
   if is_running "$name"; then return 0; fi
   # The flags are kept so `hack/cluster.sh start NAME` can start it again the same way.
   printf '%s\0' "$@" > "$RUN/$name.args"
-  nohup "$BIN/$name" "$@" >> "$LOGS/$name.log" 2>&1 &
+  nohup "$(bin_of "$name")" "$@" >> "$LOGS/$name.log" 2>&1 &
   echo $! > "$RUN/$name.pid"
 }
 
@@ -271,6 +347,7 @@ YAML
     --node-lease-duration-seconds=40 --server-address="127.0.0.1:$KWOK_PORT" \
     --cidr=10.244.0.0/16 --node-ip=127.0.0.1
 
+  start_registries
   wait_until 60 "the default ServiceAccount" kubectl_admin get serviceaccount default -n default
   if [[ "${PADDOCK_NODES:-default}" != "none" ]]; then
     "$HACK_DIR/fake-nodes.py" --default | kubectl_admin apply --server-side -f - >/dev/null
@@ -344,7 +421,7 @@ down() {
     rm -f "$RUN/$name.pid"
   done
   # The data goes with the processes: the next `up` starts from an empty cluster.
-  rm -rf "$CLUSTER_DIR/etcd" "$CLUSTER_DIR/kwok.yaml" "$RUN/karpenter.enabled"
+  rm -rf "$CLUSTER_DIR/etcd" "$CLUSTER_DIR/kwok.yaml" "$REGISTRY_DIR" "$RUN/karpenter.enabled"
   log "control plane stopped"
 }
 
@@ -367,7 +444,16 @@ status() {
 
 env_lines() {
   echo "export KUBECONFIG='$ADMIN_KUBECONFIG'"
-  echo "export PATH='$BIN':\"\$PATH\""
+  if [[ "${PADDOCK_REGISTRY:-}" == "none" ]]; then
+    echo "export PATH='$BIN':\"\$PATH\""
+    return 0
+  fi
+  local crane_dir; crane_dir="$(registry_dirs | sed -n 2p)"
+  echo "export PATH='$BIN':'$crane_dir':\"\$PATH\""
+  echo "export PADDOCK_REGISTRY='127.0.0.1:$REGISTRY_PORT'"
+  echo "export PADDOCK_REGISTRY_AUTH='127.0.0.1:$REGISTRY_AUTH_PORT'"
+  echo "export PADDOCK_REGISTRY_AUTH_USER=paddock"
+  echo "export PADDOCK_REGISTRY_AUTH_PASSWORD_FILE='$REGISTRY_DIR/auth/password'"
 }
 
 # ---------------------------------------------------------------- one component (fault tests)
@@ -402,6 +488,7 @@ start_component() { # name [extra flags...]: the flags `up` used, then the extra
   case "$name" in
     etcd) wait_until 30 etcd curl -sf "http://127.0.0.1:$ETCD_PORT/health" ;;
     kube-apiserver) wait_until 90 kube-apiserver kubectl_admin get --raw /readyz ;;
+    registry) wait_until 30 "the image registry" curl -sf "http://127.0.0.1:$REGISTRY_PORT/v2/" ;;
     *) sleep 0.5; is_running "$name" || die "$name exited at once; its log: $LOGS/$name.log" ;;
   esac
   log "$name started (pid $(pid_of "$name"))"

@@ -63,6 +63,7 @@ class BenchCluster:
             "PADDOCK_CLUSTER_DIR": str(self.directory),
             "PADDOCK_PORT_BASE": str(self.port_base),
             "PADDOCK_NODES": "none",
+            "PADDOCK_REGISTRY": "none",  # no image registries: the benchmark runs no image check
             # The benchmark measures Paddock, not kwok's heartbeats: at 5,000 nodes on two
             # busy cores kwok renews leases late, and nodes would flap NotReady.
             "PADDOCK_NODE_MONITOR_GRACE": "10m",

@@ -204,6 +204,9 @@ METRICS_AUTH_RULES: list[dict[str, Any]] = [
         "verbs": ["create"],
     },
 ]
+IMAGE_PULL_SECRET_RULES: list[dict[str, Any]] = [
+    {"apiGroups": [""], "resources": ["secrets", "serviceaccounts"], "verbs": ["get"]},
+]
 LEADER_ELECTION_RULES: list[dict[str, Any]] = [
     {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
     {
@@ -245,6 +248,16 @@ def test_rbac_rules_are_exactly_what_the_operator_uses(helm: Helm) -> None:
             assert "*" not in rule[field]
         assert "secrets" not in rule["resources"]
         assert "configmaps" not in rule["resources"]
+
+    # imageCheck.pullSecrets adds exactly `get` on secrets and serviceaccounts, nothing else.
+    reading = helm.render("--set", "imageCheck.pullSecrets.enabled=true")
+    assert one(reading, "ClusterRole", "paddock")["rules"] == (
+        OPERATOR_RULES + IMAGE_PULL_SECRET_RULES + METRICS_AUTH_RULES
+    )
+    off = helm.render(
+        "--set", "imageCheck.pullSecrets.enabled=true", "--set", "imageCheck.enabled=false"
+    )
+    assert one(off, "ClusterRole", "paddock")["rules"] == OPERATOR_RULES + METRICS_AUTH_RULES
 
 
 def test_karpenter_permissions_only_when_autoscaled_pools_are_on(helm: Helm) -> None:
@@ -429,10 +442,13 @@ def test_network_policy_admits_probes_and_scrapers_and_reaches_the_api_server(
     health, metrics = policy["spec"]["ingress"]
     assert health == {"ports": [{"port": "health", "protocol": "TCP"}]}
     assert metrics == {"ports": [{"port": "metrics", "protocol": "TCP"}]}  # from anywhere
-    (egress,) = policy["spec"]["egress"]
+    egress, registries, dns = policy["spec"]["egress"]
     assert egress == {
         "ports": [{"port": 443, "protocol": "TCP"}, {"port": 6443, "protocol": "TCP"}]
     }
+    # imageCheck (on by default) asks the image registries, found by DNS.
+    assert registries == {"ports": [{"port": 443, "protocol": "TCP"}]}
+    assert dns == {"ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]}
 
     monitoring = '[{"namespaceSelector": {"matchLabels": {"name": "monitoring"}}}]'
     docs = helm.render(
@@ -440,6 +456,7 @@ def test_network_policy_admits_probes_and_scrapers_and_reaches_the_api_server(
         "--set-json", 'networkPolicy.apiServerCIDRs=["10.0.0.1/32"]',
         "--set-json", "networkPolicy.apiServerPorts=[6443]",
         "--set-json", 'networkPolicy.extraEgress=[{"ports": [{"port": 3128}]}]',
+        "--set", "imageCheck.enabled=false",
     )  # fmt: skip
     policy = one(docs, "NetworkPolicy", "paddock")
     assert policy["spec"]["ingress"][1]["from"] == [

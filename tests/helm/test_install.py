@@ -262,6 +262,29 @@ def test_service_account_cannot(cluster: Cluster, release: Release, args: tuple[
     assert not _can(cluster, release, *_fill(args, release)), f"the operator may {args}"
 
 
+def test_namespace_editors_may_scale_agent_workloads_and_viewers_read_the_scale(
+    cluster: Cluster, release: Release
+) -> None:
+    """The aggregated roles give `kubectl scale aw` to whoever holds `edit` in a namespace, as
+    the built-in roles do for deployments/scale; `view` may read the scale, not change it."""
+    ns = release.namespace
+    cluster.kubectl(
+        "create", "rolebinding", "scaler", "--clusterrole=edit", "--user=alice", "-n", ns
+    )
+    cluster.kubectl("create", "rolebinding", "reader", "--clusterrole=view", "--user=bob", "-n", ns)
+
+    def can(user: str, verb: str) -> bool:
+        args = ("auth", "can-i", verb, "agentworkloads.paddock.dev", "--subresource=scale")
+        result = cluster.kubectl(*args, "-n", ns, f"--as={user}", check=False)
+        return result.stdout.strip() == "yes"
+
+    # Aggregation into the built-in roles is done by kube-controller-manager, asynchronously.
+    wait_for(lambda: can("alice", "patch"), timeout=30, what="edit may patch agentworkloads/scale")
+    assert can("alice", "update") and can("alice", "get")
+    wait_for(lambda: can("bob", "get"), timeout=30, what="view may get agentworkloads/scale")
+    assert not can("bob", "patch") and not can("bob", "update")
+
+
 # ------------------------------------------------------------------ uninstall (last)
 def test_uninstall_removes_everything(cluster: Cluster, helm: Helm, release: Release) -> None:
     helm.run(

@@ -70,3 +70,14 @@ operator (paddock.controller.leadership); the Role grants get/update on it alone
 {{- define "paddock.leaseName" -}}
 paddock-scheduler
 {{- end }}
+
+{{/*
+A map as host=value,host=value (sorted), for PADDOCK_IMAGE_REGISTRY_TIMEOUTS.
+*/}}
+{{- define "paddock.pairs" -}}
+{{- $out := list -}}
+{{- range $key, $value := . -}}
+{{- $out = append $out (printf "%s=%v" $key $value) -}}
+{{- end -}}
+{{- join "," $out -}}
+{{- end -}}

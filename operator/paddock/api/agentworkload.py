@@ -20,6 +20,7 @@ from paddock.api.common import (
     ObjectName,
     PrinterColumn,
     Rule,
+    ScaleSubresource,
     StatusModel,
     Str,
     WholeInt,
@@ -107,18 +108,22 @@ class AgentWorkloadSpec(ApiModel):
         ),
     )
     replicas: WholeInt = Field(
-        ge=1,
+        ge=0,
         le=MAX_REPLICAS,
-        description="Replicas wanted. Paddock admits between minReplicas and replicas.",
+        description=(
+            "Replicas wanted. Paddock admits between minReplicas and replicas. 0 scales the "
+            "workload to zero: it holds no cores and runs no pods until raised again. The "
+            "/scale subresource sets this field (kubectl scale, HorizontalPodAutoscaler, KEDA)."
+        ),
     )
     min_replicas: WholeInt | None = Field(
         default=None,
-        ge=1,
+        ge=0,
         le=MAX_REPLICAS,
         description=(
             "Elastic floor: the workload is admitted with fewer replicas than wanted, but never "
-            "fewer than this, and grows when cores free up. Unset: equal to replicas "
-            "(all or nothing)."
+            "fewer than this (and never fewer than 1), and grows when cores free up. Unset: equal "
+            "to replicas (all or nothing). 0 lets an autoscaler scale the workload to zero."
         ),
     )
     cores_per_replica: WholeInt = Field(
@@ -157,6 +162,14 @@ class AgentWorkloadSpec(ApiModel):
             "minReplicas over the workload's pods, so kubectl drain, node upgrades and "
             "Karpenter's disruption never take it below its floor. Disabled: no "
             "PodDisruptionBudget (drains may evict every replica at once)."
+        ),
+    )
+    image_policy: Literal["Tag", "PinDigest"] = Field(
+        default="Tag",
+        description=(
+            "Tag: the Deployments run the images as written. PinDigest: Paddock renders the "
+            "digest it checked for linux/arm64 into the Deployments (repository:tag@sha256:...), "
+            "so every replica runs the very image that was checked, even if the tag moves."
         ),
     )
     template: PodTemplate = Field(
@@ -206,6 +219,34 @@ class Assignment(StatusModel):
 
     pool: Str = Field(description="CorePool name.")
     replicas: WholeInt = Field(ge=0, description="Replicas admitted into the pool.")
+
+
+class ImageStatus(StatusModel):
+    """One image of the pod template as the architecture check saw it."""
+
+    container: Str = Field(description="Container name.")
+    image: Str = Field(description="The image as written in the template.")
+    kind: Str | None = Field(
+        default=None, description="init container or sidecar; unset for a container."
+    )
+    outcome: Str = Field(
+        description=(
+            "Offered (has linux/arm64), Missing (the registry answered without linux/arm64), "
+            "Unchecked (the registry could not be asked or refused) or Pending."
+        )
+    )
+    platforms: Str | None = Field(
+        default=None, description="The platforms the image offers, e.g. linux/amd64, linux/arm64."
+    )
+    digest: Str | None = Field(default=None, description="The digest the reference resolved to.")
+    detail: Str | None = Field(default=None, description="Why it is not Offered.")
+    checked_at: Str | None = Field(
+        default=None,
+        description=(
+            "When the registry first gave this answer (the operator re-checks every cache TTL; "
+            "an unchanged answer keeps the time)."
+        ),
+    )
 
 
 class AgentWorkloadStatus(StatusModel):
@@ -261,6 +302,21 @@ class AgentWorkloadStatus(StatusModel):
     queue_position: WholeInt | None = Field(
         default=None, ge=1, description="1-based position in the budget's queue while Queued."
     )
+    selector: Str | None = Field(
+        default=None,
+        description=(
+            "Label selector of the workload's pods in every pool (paddock.dev/workload=NAME): the "
+            "/scale subresource's selector, which HorizontalPodAutoscaler and KEDA use to find "
+            "the pods whose metrics they read."
+        ),
+    )
+    images: list[ImageStatus] | None = Field(
+        default=None,
+        description=(
+            "Each image of the template and the platforms its registry offers (set while the "
+            "image architecture check is enabled)."
+        ),
+    )
     conditions: Annotated[list[Condition], AfterValidator(unique_by("type"))] | None = Field(
         default=None,
         description="Admitted, Ready and others, each with its reason.",
@@ -313,4 +369,11 @@ AGENT_WORKLOAD_CRD = CrdInfo(
         PrinterColumn("Message", ".status.message", "string", "Latest decision, in words.", 1),
     ),
     selectable_fields=(".spec.budget", ".status.phase"),
+    # kubectl scale, HorizontalPodAutoscaler and KEDA act through /scale: they set
+    # spec.replicas and read back the admitted replicas (not the wanted ones) and the selector.
+    scale=ScaleSubresource(
+        spec_replicas_path=".spec.replicas",
+        status_replicas_path=".status.admittedReplicas",
+        label_selector_path=".status.selector",
+    ),
 )

@@ -564,6 +564,23 @@ AGE_COLUMN = PrinterColumn(
 
 
 @dataclass(frozen=True)
+class ScaleSubresource:
+    """The `/scale` subresource: what `kubectl scale`, HorizontalPodAutoscaler and KEDA read and
+    write. JSON paths as the API server wants them (`.spec.replicas`)."""
+
+    spec_replicas_path: str
+    status_replicas_path: str
+    label_selector_path: str
+
+    def schema(self) -> dict[str, Any]:
+        return {
+            "specReplicasPath": self.spec_replicas_path,
+            "statusReplicasPath": self.status_replicas_path,
+            "labelSelectorPath": self.label_selector_path,
+        }
+
+
+@dataclass(frozen=True)
 class CrdInfo:
     """How a kind is served: names, scope, columns. Read by the CRD and docs generators."""
 
@@ -575,6 +592,7 @@ class CrdInfo:
     printer_columns: tuple[PrinterColumn, ...]
     categories: tuple[str, ...] = ("paddock",)
     selectable_fields: tuple[str, ...] = ()
+    scale: ScaleSubresource | None = None
 
 
 # --------------------------------------------------------------------------- errors

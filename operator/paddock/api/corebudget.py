@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, StringConstraints
 
 from paddock.api.common import (
     AGE_COLUMN,
@@ -19,6 +19,7 @@ from paddock.api.common import (
     PrinterColumn,
     Rule,
     StatusModel,
+    Str,
     WholeInt,
     name_length_rule,
     unique_by,
@@ -28,6 +29,65 @@ from paddock.api.common import (
 Queueing = Literal["BestEffortFIFO", "StrictFIFO"]
 WithinBudgetPreemption = Literal["Never", "LowerPriority"]
 CohortPreemption = Literal["Never", "LowerPriority", "Any"]
+OnExhausted = Literal["Queue", "ScaleToMin"]
+WindowType = Literal["Calendar", "Rolling"]
+WINDOW_PATTERN = r"^([1-9][0-9]{0,6}(s|m|h|d|w)|month)$"
+"""A window: a whole number of seconds, minutes, hours, days or weeks ("10m", "30d"), or
+`month` (calendar months, UTC)."""
+Window = Annotated[str, StringConstraints(strict=True, max_length=16, pattern=WINDOW_PATTERN)]
+
+
+class CoreHours(ApiModel):
+    """A cap on cores x hours over a window: what finance budgets, as opposed to `cores`, which
+    caps cores at one instant."""
+
+    limit: float = Field(
+        ge=0,
+        description=(
+            "Core-hours the budget's workloads may use per window: the cores of their running "
+            "pods times the hours they run, e.g. 20000 (a month of about 27 cores). Fractions "
+            "are allowed (0.5)."
+        ),
+    )
+    window: Window = Field(
+        description=(
+            'How long a window is: a whole number with a unit s, m, h, d or w ("10m", '
+            '"30d"), or `month` for calendar months (UTC; Calendar only).'
+        ),
+    )
+    window_type: WindowType = Field(
+        default="Calendar",
+        description=(
+            "Calendar: fixed windows aligned to the Unix epoch in UTC (a 1d window is a UTC "
+            "day, 1h an hour, month a calendar month); usage starts again from 0 at each window "
+            "start. Rolling: the window ends now and moves on, in steps of 1/24 of its length; "
+            "usage frees up as old steps leave it."
+        ),
+    )
+    on_exhausted: OnExhausted = Field(
+        default="Queue",
+        description=(
+            "What happens once usage in the window reaches the limit. Queue: nothing new is "
+            "admitted and nothing grows until the window frees enough (reason "
+            "CoreHoursExhausted); what runs keeps running. ScaleToMin: elastic workloads are "
+            "also shrunk to minReplicas."
+        ),
+    )
+
+    rules = (
+        Rule(
+            cel="self.window != 'month' || self.windowType == 'Calendar'",
+            message=(
+                "spec.coreHours.window month needs windowType Calendar: a rolling window is a "
+                "fixed length such as 30d"
+            ),
+            check=lambda s: s.window != "month" or s.window_type == "Calendar",
+            field_path=".window",
+        ),
+    )
+
+
+ImageCheckPolicy = Literal["FailOpen", "FailClosed"]
 
 
 class Preemption(ApiModel):
@@ -111,6 +171,23 @@ class CoreBudgetSpec(ApiModel):
         description="When pending workloads may take cores from admitted ones.",
         json_schema_extra={"default": {}},
     )
+    core_hours: CoreHours | None = Field(
+        default=None,
+        description=(
+            "A cap on core-hours per window (rolling or calendar) and what to do once it is "
+            "used up. Unset: no cap; usage and cost are still counted, per calendar month."
+        ),
+    )
+    image_check: ImageCheckPolicy | None = Field(
+        default=None,
+        description=(
+            "What Paddock does with a workload whose image registry cannot be reached or "
+            "refuses to answer (an image known to lack linux/arm64 is never admitted). "
+            "FailOpen: admit it, and say so in its ImagesChecked condition. FailClosed: keep "
+            "it queued (reason ImageCheckFailed) until the registry answers. Unset: the "
+            "cluster default (the chart's imageCheck.policy)."
+        ),
+    )
 
     rules = (
         Rule(
@@ -150,6 +227,66 @@ class CoreBudgetSpec(ApiModel):
     )
 
 
+class UsageRow(StatusModel):
+    """Usage of one pool by one namespace in one step of the window."""
+
+    start: Str = Field(description="Start of the step (RFC 3339, UTC).")
+    pool: Str = Field(description="The CorePool.")
+    namespace: Str = Field(description="The namespace of the workloads.")
+    core_seconds: float = Field(ge=0, description="Cores x seconds of running pods.")
+    cost: float = Field(default=0, ge=0, description="Cost of those core-seconds.")
+
+
+class CoreHoursStatus(StatusModel):
+    """What the budget used in the window, as of `checkpointTime`."""
+
+    window_start: Str | None = Field(default=None, description="Start of the window (UTC).")
+    window_end: Str | None = Field(
+        default=None, description="End of a calendar window (UTC); unset for a rolling one."
+    )
+    used: float | None = Field(default=None, ge=0, description="Core-hours used in the window.")
+    limit: float | None = Field(default=None, ge=0, description="spec.coreHours.limit.")
+    cost: Str | None = Field(
+        default=None, description='Cost in the window with its currency, e.g. "12.34 USD".'
+    )
+    held_cores: WholeInt | None = Field(
+        default=None, ge=0, description="Cores of the budget's running pods at the checkpoint."
+    )
+    projected: float | None = Field(
+        default=None,
+        ge=0,
+        description=(
+            "Core-hours the window will hold if the held cores keep running: for a calendar "
+            "window, used + held cores x the time left; for a rolling one, held cores x the "
+            "window length."
+        ),
+    )
+    exhausts_at: Str | None = Field(
+        default=None,
+        description="When used reaches the limit at the current burn (unset: not this window).",
+    )
+    frees_at: Str | None = Field(
+        default=None,
+        description="While exhausted: when the window frees enough to admit again.",
+    )
+    checkpoint_time: Str | None = Field(
+        default=None,
+        description=(
+            "When these figures were taken. After a crash the operator goes on from here and "
+            "counts the running pods since then from their start times."
+        ),
+    )
+    usage: list[UsageRow] | None = Field(
+        default=None,
+        description="Core-seconds and cost per step of the window, pool and namespace.",
+        json_schema_extra={"x-kubernetes-list-type": "atomic"},
+    )
+    previous_window: dict[str, Str] | None = Field(
+        default=None,
+        description="The last completed calendar window: start, used core-hours and cost.",
+    )
+
+
 class CoreBudgetStatus(StatusModel):
     """How the budget is used now, observed by the operator."""
 
@@ -171,9 +308,19 @@ class CoreBudgetStatus(StatusModel):
     pending_workloads: WholeInt | None = Field(
         default=None, ge=0, description="AgentWorkloads queued on the budget."
     )
+    core_hours: CoreHoursStatus | None = Field(
+        default=None,
+        description=(
+            "Core-hours and cost used in the current window, per pool and namespace, "
+            "checkpointed by the operator (see docs/concepts.md, Core-hours and cost)."
+        ),
+    )
     conditions: Annotated[list[Condition], AfterValidator(unique_by("type"))] | None = Field(
         default=None,
-        description="Active: the budget is valid and admits workloads.",
+        description=(
+            "Active: the budget is valid and admits workloads. CoreHoursAvailable: False "
+            "(reason CoreHoursExhausted) while the window's core-hours are used up."
+        ),
         json_schema_extra=CONDITIONS_SCHEMA_EXTRA,
     )
 
@@ -214,6 +361,18 @@ CORE_BUDGET_CRD = CrdInfo(
         PrinterColumn("Lent", ".status.lentCores", "integer", "Cores lent to the cohort.", 1),
         PrinterColumn("Queued", ".status.pendingWorkloads", "integer", "Queued AgentWorkloads.", 1),
         PrinterColumn("Queueing", ".spec.queueing", "string", "Queueing strategy.", 1),
+        PrinterColumn(
+            "Core-h", ".status.coreHours.used", "number", "Core-hours used in the window."
+        ),
+        PrinterColumn("Limit-h", ".spec.coreHours.limit", "number", "Core-hours per window."),
+        PrinterColumn("Cost", ".status.coreHours.cost", "string", "Cost in the window."),
+        PrinterColumn(
+            "Projected-h",
+            ".status.coreHours.projected",
+            "number",
+            "Core-hours the window holds if the held cores keep running.",
+            1,
+        ),
         AGE_COLUMN,
     ),
     selectable_fields=(".spec.cohort",),

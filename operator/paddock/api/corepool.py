@@ -26,6 +26,8 @@ from paddock.api.common import (
 
 MAX_RESERVED_CORES_PER_NODE = 192
 MAX_WEIGHT = 100
+PRICE_PATTERN = r"^[0-9]{1,6}(\.[0-9]{1,9})?$"
+"""A price as a plain decimal string ("0.0360"): exact, never a binary float on the wire."""
 
 DURATION_PATTERN = r"^([0-9]+h)?([0-9]+m)?([0-9]+s)?$"
 DEFAULT_PROVISIONING_TIMEOUT = "5m"
@@ -121,6 +123,16 @@ class CorePoolSpec(ApiModel):
         description=(
             "A Karpenter NodePool that launches the pool's nodes: Paddock then admits against "
             "the nodes it can still launch, within its limits.cpu and maxCores."
+        ),
+    )
+    price_per_core_hour: (
+        Annotated[str, StringConstraints(strict=True, max_length=20, pattern=PRICE_PATTERN)] | None
+    ) = Field(
+        default=None,
+        description=(
+            "What one core (one vCPU on Graviton) costs per hour in this pool, as a decimal "
+            'string, e.g. "0.0360". The currency is set once for the operator (the chart\'s '
+            "cost.currency). Unset: usage in the pool is counted in core-hours but costs 0."
         ),
     )
 
@@ -239,6 +251,7 @@ CORE_POOL_CRD = CrdInfo(
         PrinterColumn("Weight", ".spec.weight", "integer", "Preference among pools.", 1),
         PrinterColumn("NodePool", ".spec.autoscaling.nodePool", "string", "Karpenter NodePool.", 1),
         PrinterColumn("Limit", ".status.nodePoolLimitCores", "integer", "NodePool limits.cpu.", 1),
+        PrinterColumn("Price", ".spec.pricePerCoreHour", "string", "Price per core-hour.", 1),
         AGE_COLUMN,
     ),
 )

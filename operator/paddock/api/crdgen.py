@@ -199,6 +199,8 @@ def crd(model: type[BaseModel], info: CrdInfo) -> dict[str, Any]:
         "additionalPrinterColumns": [column.schema() for column in info.printer_columns],
         "schema": {"openAPIV3Schema": object_schema(model)},
     }
+    if info.scale is not None:
+        version["subresources"]["scale"] = info.scale.schema()
     if info.selectable_fields:
         version["selectableFields"] = [{"jsonPath": path} for path in info.selectable_fields]
     return {

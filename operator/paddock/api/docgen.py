@@ -180,8 +180,15 @@ def _kind_section(info: CrdInfo, schema: Mapping[str, Any]) -> list[str]:
         f"| Resource | `{info.plural}.{GROUP}` |",
         f"| Short names | {', '.join(_code(n) for n in info.short_names)} |",
         f"| Categories | {', '.join(_code(c) for c in info.categories)} |",
-        "| Subresources | status |",
+        "| Subresources | " + ("status, scale" if info.scale else "status") + " |",
     ]
+    if info.scale:
+        scale = info.scale
+        lines.append(
+            f"| Scale | replicas {_code(scale.spec_replicas_path.lstrip('.'))}, "
+            f"status replicas {_code(scale.status_replicas_path.lstrip('.'))}, "
+            f"selector {_code(scale.label_selector_path.lstrip('.'))} |"
+        )
     if info.selectable_fields:
         fields = ", ".join(_code(f.lstrip(".")) for f in info.selectable_fields)
         lines.append(f"| Field selectors | {fields} |")

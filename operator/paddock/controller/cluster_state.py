@@ -36,6 +36,8 @@ from paddock.controller.labels import ARCH_LABEL, INSTANCE_TYPE_LABEL, ZONE_LABE
 from paddock.controller.observed import DeploymentFacts, NodeFacts, ObjectFacts, PdbFacts
 from paddock.controller.status import UNPLACED_CONDITION, PoolMeasures
 from paddock.controller.watched import DeploymentsByWorkload, NodesAndPods, Records
+from paddock.images.gate import ImageGate
+from paddock.images.verdict import ImageVerdict
 from paddock.planner import Budget, Node, Pool, Snapshot, Workload
 
 SpecT = TypeVar("SpecT", bound=BaseModel)
@@ -95,6 +97,8 @@ class ClusterState:
     """The PodDisruptionBudget each workload owns, by workload key."""
     headrooms: Mapping[str, Headroom] = field(default_factory=dict)
     """What each autoscaled pool's Karpenter NodePool can still launch, by pool name."""
+    images: Mapping[str, ImageVerdict] = field(default_factory=dict)
+    """The image architecture check's verdict per workload key (empty while it is disabled)."""
 
 
 GENERATION_BY_FAMILY_DIGIT = {"6": "2", "7": "3", "8": "4"}
@@ -173,6 +177,7 @@ def _planner_workload(
     placed: tuple[tuple[str, int], ...],
     candidates: Candidates,
     releasing: int = 0,
+    image_block: tuple[str, str] | None = None,
 ) -> Workload:
     spec = workload.spec
     assert spec is not None
@@ -198,6 +203,7 @@ def _planner_workload(
         releasing=releasing,
         provisioning_since=since,
         provisioning_timed_out=timed_out,
+        image_block=image_block,
     )
 
 
@@ -277,6 +283,8 @@ class SnapshotBuilder:
     rejected: dict[str, tuple[int, str]] = field(default_factory=dict)
     """Shared with the applier: workload -> (generation, why it cannot be carried out), e.g.
     the API server refused its Deployment. Such a generation is planned as invalid."""
+    images: ImageGate | None = None
+    """The image architecture check (None: disabled): verdicts from its cache, never waiting."""
     _shapes: dict[tuple[str, int], tuple[int, int]] = field(default_factory=dict)
     """(uid, generation) -> whole cores and memory bytes one replica takes (`replica_shape`)."""
 
@@ -457,6 +465,7 @@ class SnapshotBuilder:
 
         existing_nodes = self.nodes_and_pods.nodes
         planner_workloads = []
+        verdicts: dict[str, ImageVerdict] = {}
         shapes: dict[str, tuple[int, int]] = {}
         for key, workload in workloads.items():
             own = deployments.get(key, ())
@@ -470,8 +479,20 @@ class SnapshotBuilder:
                 if refused is not None and refused[0] == workload.facts.generation:
                     raise _Refused(refused[1])
                 shape = self._shape(workload)
+                verdict = self._image_verdict(workload, budgets, candidates, current)
+                if verdict is not None:
+                    verdicts[key] = verdict
                 planner_workloads.append(
-                    _planner_workload(key, workload, shape, current, placed, candidates, releasing)
+                    _planner_workload(
+                        key,
+                        workload,
+                        shape,
+                        current,
+                        placed,
+                        candidates,
+                        releasing,
+                        verdict.block if verdict is not None else None,
+                    )
                 )
                 shapes[key] = shape
             except Exception as error:  # one workload never stops the cycle (rule 9)
@@ -525,6 +546,34 @@ class SnapshotBuilder:
             ready_replicas=ready,
             pool_facts=pool_facts,
             headrooms=headrooms,
+            images=verdicts,
+        )
+
+    def _image_verdict(
+        self,
+        workload: Parsed[AgentWorkloadSpec],
+        budgets: Mapping[str, Parsed[CoreBudgetSpec]],
+        candidates: Candidates,
+        current: tuple[tuple[str, int], ...],
+    ) -> ImageVerdict | None:
+        """The image check's verdict (None when disabled or nothing is to be placed)."""
+        spec = workload.spec
+        if self.images is None or spec is None or spec.replicas == 0:
+            return None
+        facts = workload.facts
+        name = spec.budget
+        if name is None:
+            found = [c for c in candidates(facts.namespace or "") if c in budgets]
+            name = found[0] if len(found) == 1 else None
+        budget = budgets.get(name) if name is not None else None
+        policy = budget.spec.image_check if budget is not None and budget.spec else None
+        return self.images.verdict(
+            facts.uid,
+            facts.generation,
+            facts.namespace or "",
+            lambda: spec.template.model_dump(by_alias=True, exclude_none=True),
+            policy,
+            holds=any(replicas > 0 for _, replicas in current),
         )
 
     def _headrooms(

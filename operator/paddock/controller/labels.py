@@ -19,3 +19,9 @@ ZONE_LABEL = "topology.kubernetes.io/zone"
 HOSTNAME_LABEL = "kubernetes.io/hostname"
 INSTANCE_TYPE_LABEL = "node.kubernetes.io/instance-type"
 INSTANCE_FAMILY_LABEL = "karpenter.k8s.aws/instance-family"
+
+
+def workload_selector(name: str) -> str:
+    """The label selector of a workload's pods in every pool, as the /scale subresource gives
+    it to HPA and KEDA (the PodDisruptionBudget selects the same pods). Stable: the name only."""
+    return f"{WORKLOAD_LABEL}={name}"

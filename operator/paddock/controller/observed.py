@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any, NamedTuple
 
 from paddock.api.common import parse_cpu_millicores, parse_memory_bytes
@@ -40,6 +41,11 @@ class AgentPod(NamedTuple):
     replica_set: str = ""
     """The ReplicaSet that controls the pod: its name starts with the Deployment's, so only
     pods of Deployments the workload owns count as its replicas."""
+    bound: float = 0.0
+    """When the pod was bound to its node (epoch seconds; its PodScheduled condition, else its
+    start or creation time): from then on it holds its cores, and core-hours count them."""
+    pod_millicores: int = 0
+    """The whole pod's effective CPU request, every container counted: what core-hours count."""
 
 
 class PodRecord(NamedTuple):
@@ -174,7 +180,31 @@ def main_container_cpu(spec: Mapping[str, Any]) -> int:
     return parse_cpu_millicores(requests.get("cpu", "0"))
 
 
-def agent_pod(body: Mapping[str, Any]) -> AgentPod:
+def _epoch(value: Any) -> float:
+    """An RFC 3339 timestamp as epoch seconds (0.0 when missing or unreadable)."""
+    if not isinstance(value, str) or not value:
+        return 0.0
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return 0.0
+
+
+def bound_at(body: Mapping[str, Any]) -> float:
+    """When the pod was bound to its node: its PodScheduled condition's transition, else its
+    start time, else its creation time (epoch seconds, 0.0 when none is known)."""
+    status = body.get("status") or {}
+    for item in status.get("conditions") or ():
+        if item.get("type") == "PodScheduled" and item.get("status") == "True":
+            found = _epoch(item.get("lastTransitionTime"))
+            if found:
+                return found
+    return _epoch(status.get("startTime")) or _epoch(
+        (body.get("metadata") or {}).get("creationTimestamp")
+    )
+
+
+def agent_pod(body: Mapping[str, Any], pod_millicores: int = 0) -> AgentPod:
     metadata = body.get("metadata") or {}
     status = body.get("status") or {}
     conditions = {c.get("type"): c.get("status") for c in status.get("conditions") or []}
@@ -193,6 +223,8 @@ def agent_pod(body: Mapping[str, Any]) -> AgentPod:
         terminating=metadata.get("deletionTimestamp") is not None,
         cpu_millicores=main_container_cpu(body.get("spec") or {}),
         replica_set=sys.intern(owner),
+        bound=bound_at(body),
+        pod_millicores=pod_millicores,
     )
 
 
@@ -211,7 +243,7 @@ def pod_record(body: Mapping[str, Any]) -> PodRecord | None:
         cpu_millicores=cpu,
         memory=memory,
         workload=key,
-        agent=agent_pod(body) if key else None,
+        agent=agent_pod(body, cpu) if key else None,
     )
 
 

@@ -44,8 +44,11 @@ from paddock.controller.observed import (
     pdb_facts,
     pod_record,
 )
+from paddock.controller.usage import Accountant, account, gate, remember
 from paddock.controller.watched import Records
 from paddock.controller.writer import ApiClientWithTimeout
+from paddock.images.credentials import PullSecretCredentials
+from paddock.images.gate import from_env as images_from_env
 from paddock.planner import Plan, plan
 
 log = logging.getLogger("paddock.runtime")
@@ -118,18 +121,36 @@ class Runtime:
             is_leader=lambda: elector.is_leader,
         )
         lock = threading.Lock()
+        accountant = Accountant(
+            checkpoint_interval=float(os.environ.get("PADDOCK_USAGE_CHECKPOINT_SECONDS", "30")),
+            currency=os.environ.get("PADDOCK_CURRENCY", "USD"),
+        )
+        applier.core_hours = accountant.status_of
 
         def build() -> ClusterState:
             with lock:
-                return builder.build()
+                state = builder.build()
+                account(accountant, state, builder.nodes_and_pods.agent_pods, time.time())
+            return gate(accountant, state)
+
+        async def apply(state: ClusterState, plan: Plan) -> None:
+            remember(accountant, plan)
+            await applier.apply(state, plan)
 
         loop: SchedulingLoop[ClusterState, Plan] = SchedulingLoop(
             snapshot=build,
             plan=plan_state,
-            apply=applier.apply,
+            apply=apply,
             is_leader=lambda: elector.is_leader,
         )
         applier.poke = loop.poke  # retries of failed writes, held-back status writes
+        # The image architecture check (chart: imageCheck): resolutions run in its own
+        # workers and poke the loop when done; the builder only reads its cache.
+        builder.images = images_from_env(
+            os.environ,
+            loop.poke,
+            lambda: PullSecretCredentials(client.ApiClient(api.configuration)),
+        )
         runtime = cls(
             builder=builder,
             applier=applier,
@@ -157,6 +178,8 @@ class Runtime:
         for task in self.tasks.values():
             task.cancel()
         self.stop_watches()
+        if self.builder.images is not None:
+            self.builder.images.close()
         await asyncio.to_thread(self.elector.release)
 
     async def start_watches(self) -> None:

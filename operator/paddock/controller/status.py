@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from paddock.autoscaling.headroom import Headroom
+from paddock.images.verdict import CONDITION as IMAGES_CONDITION
+from paddock.images.verdict import ImageVerdict
 from paddock.planner import BudgetUsage, PoolUsage, Reason, WorkloadDecision
 
 
@@ -41,6 +43,27 @@ def condition(
     }
 
 
+IMAGE_REFUSALS = (Reason.IMAGE_ARCH_MISMATCH, Reason.IMAGE_CHECK_FAILED)
+"""Image-check outcomes that keep a workload out: one Warning Event when they start."""
+
+
+def add_image_status(
+    status: dict[str, Any],
+    verdict: ImageVerdict | None,
+    generation: int,
+    previous: Mapping[str, Any],
+) -> None:
+    """The ImagesChecked condition and status.images, while the image check is enabled."""
+    if verdict is None:
+        status["images"] = None
+        return
+    ok, reason, message = verdict.condition
+    status["conditions"].append(
+        condition(IMAGES_CONDITION, ok, reason, message, generation, previous.get("conditions"))
+    )
+    status["images"] = [report.as_status() for report in verdict.reports]
+
+
 UNPLACED_CONDITION = "ReplicasPlaced"
 """False while admitted replicas wait without a pod; its lastTransitionTime starts the shrink
 grace period (read back by the snapshot, so an operator restart does not reset it)."""
@@ -53,6 +76,8 @@ def phase_of(decision: WorkloadDecision, ready: int, previous_phase: str | None)
         return "Preempted"
     if decision.unplaced_replicas:
         return "Degraded"
+    if decision.reason == Reason.SCALED_TO_ZERO:
+        return "Running"  # every one of its 0 replicas runs: nothing waits
     if decision.admitted_replicas == 0:
         return "Queued"
     if ready >= decision.admitted_replicas:
@@ -70,14 +95,20 @@ def workload_status(
     generation: int,
     previous: Mapping[str, Any],
     overrides: Sequence[str] = (),
+    selector: str | None = None,
 ) -> dict[str, Any]:
+    """The status of a workload; `selector` is its pods' label selector, read by the /scale
+    subresource (HPA and KEDA find the pods with it)."""
     phase = phase_of(decision, ready, previous.get("phase"))
     conditions = previous.get("conditions")
-    admitted = decision.admitted_replicas > 0
+    zero = decision.reason == Reason.SCALED_TO_ZERO
+    admitted = decision.admitted_replicas > 0 or zero
     all_ready = admitted and ready >= decision.admitted_replicas
     ready_reason = (
         "ReplicasReady" if all_ready else ("ReplicasNotReady" if admitted else "NotAdmitted")
     )
+    if zero:
+        ready_reason = str(Reason.SCALED_TO_ZERO)
     status_conditions = [
         condition(
             "Admitted", admitted, str(decision.reason), decision.message, generation, conditions
@@ -132,6 +163,7 @@ def workload_status(
         "pools": ",".join(f"{p}:{r}" for p, r in decision.assignments) or None,
         "queuePosition": decision.queue_position,
         "conditions": status_conditions,
+        "selector": selector,
     }
 
 
@@ -360,6 +392,16 @@ def transition_events(
         if previous.get("phase") == "Invalid":
             return []
         return [("Warning", "InvalidSpec", decision.message)]
+    if decision.reason == Reason.SCALED_TO_ZERO:
+        if before > 0:
+            return [("Normal", "Resized", f"replicas {before} -> 0: {decision.message}")]
+        return []
+    if decision.reason in IMAGE_REFUSALS:
+        if previous.get("reason") == decision.reason:
+            return []
+        return [("Warning", str(decision.reason), decision.message)]
+    if decision.reason == Reason.IMAGE_CHECK_PENDING:
+        return []  # usually milliseconds: the verdict that follows is what deserves an Event
     if not previous.get("phase") and after == 0:
         return [("Normal", "Queued", decision.message)]
     if (decision.state == "Preempted" or decision.reason == Reason.PREEMPTED) and before > after:

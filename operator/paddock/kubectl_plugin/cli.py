@@ -6,6 +6,8 @@
   kubectl paddock explain WORKLOAD [-n NS] [-o text|json] [--no-what-if]
       the decision for one AgentWorkload with its numbers: budget math, each pool's fit,
       what blocks it, and which single change would admit it
+  kubectl paddock cost [-o text|json|csv]
+      core-hours and cost per budget, pool and namespace in each budget's window
 
 Read-only: it lists nodes, pods, deployments, namespaces and the paddock.dev objects, builds
 the same snapshot the operator builds and runs the same planner on it.
@@ -19,6 +21,8 @@ import dataclasses
 import sys
 from typing import Any, TextIO
 
+from paddock.controller.usage.cycle import gate_from_statuses
+
 from .cluster import (
     PluginError,
     connect,
@@ -26,8 +30,10 @@ from .cluster import (
     read_events,
     workload_names,
 )
+from .cost import cost_csv, cost_report, cost_text, read_budgets
 from .explain import explain
 from .render import explain_text, status_text, to_json
+from .scaling import read_scaling
 from .view import View, budget_math, pool_rows, queue_rows
 
 
@@ -45,9 +51,9 @@ def _common(parser: argparse.ArgumentParser, suppress: bool) -> None:
     parser.add_argument(
         "-o",
         "--output",
-        choices=("text", "json"),
+        choices=("text", "json", "csv"),
         default=default("text"),
-        help="text tables (default) or json",
+        help="text tables (default), json, or csv (cost only)",
     )
 
 
@@ -81,6 +87,12 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="skip the counterfactual plans (faster on very large clusters)",
     )
+    cost = commands.add_parser(
+        "cost",
+        help="core-hours and cost per budget, pool and namespace",
+        description="Core-hours and cost per budget, pool and namespace in each budget's window.",
+    )
+    _common(cost, suppress=True)
     return top
 
 
@@ -89,7 +101,16 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         conn = connect(args.kubeconfig, args.context)
-        state = read_cluster(conn.api)
+        if args.command == "cost":
+            report = cost_report(read_budgets(conn.api))
+            if args.output == "json":
+                out.write(to_json({"budgets": report}))
+            else:
+                out.write(cost_csv(report) if args.output == "csv" else cost_text(report))
+            return 0
+        if args.output == "csv":
+            raise PluginError("-o csv is for `kubectl paddock cost`; use text or json")
+        state = gate_from_statuses(read_cluster(conn.api))  # core-hours, as the operator
         view = View.from_state(state)
         if args.command == "status":
             namespace = None if args.all_namespaces else args.namespace
@@ -120,7 +141,18 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
             hint = f"; workloads there: {', '.join(known[:12])}" if known else ""
             raise PluginError(f'agentworkload "{name}" not found in namespace "{namespace}"{hint}')
         result = explain(view, namespace, name, errors=parsed.errors, suggest=not args.no_what_if)
-        result = dataclasses.replace(result, events=tuple(read_events(conn.api, namespace, name)))
+        result = dataclasses.replace(
+            result,
+            events=tuple(read_events(conn.api, namespace, name)),
+            scaling=read_scaling(
+                conn.api,
+                namespace,
+                name,
+                result.budget_math,
+                result.cores_per_replica,
+                result.admitted_replicas,
+            ),
+        )
         out.write(to_json(result) if args.output == "json" else explain_text(result))
         return 0
     except PluginError as error:

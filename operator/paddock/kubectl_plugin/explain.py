@@ -6,6 +6,7 @@ blocks it, and the single changes that would admit it (see `whatif`). Pure: buil
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,6 +14,8 @@ from typing import Any
 from paddock.planner import Reason, Workload, WorkloadDecision
 from paddock.planner import messages as msg
 
+from .images import ImageLine, image_lines
+from .scaling import Scaling
 from .view import STATIC_REASONS, BudgetMath, PoolFit, Room, View, budget_math
 from .whatif import WhatIf, what_ifs
 
@@ -90,6 +93,10 @@ class Explanation:
     events: tuple[EventLine, ...] = field(default=())
     node_pools: tuple[str, ...] = ()
     """Its autoscaled pools' NodePools: limit, usage and headroom (potential capacity)."""
+    scaling: Scaling | None = None
+    """Who set spec.replicas, the HPAs targeting it, what the budget allows (`scaling`)."""
+    images: tuple[ImageLine, ...] = ()
+    """Each image of the template as the operator's image check saw it (status.images)."""
 
 
 def explain(
@@ -213,6 +220,7 @@ def explain(
             for p in pools
             if p in view.headrooms
         ),
+        images=image_lines(view.statuses.get(key) or {}, time.time()),
     )
 
 
@@ -253,6 +261,8 @@ def _budget_verdict(m: BudgetMath, w: Workload, d: WorkloadDecision) -> str:
     cores = max(0, w.cores_per_replica)
     if d.reason in STATIC_REASONS:
         return ""
+    if d.reason is Reason.SCALED_TO_ZERO:
+        return "holds no cores (scaled to zero)"
     if d.admitted_replicas == 0:
         need = max(1, w.min_replicas) * cores
         if m.available >= need:
@@ -279,7 +289,7 @@ def _blockers(
     out: list[str] = []
     reason = d.reason
     cores = max(0, w.cores_per_replica)
-    if reason is Reason.ADMITTED:
+    if reason in (Reason.ADMITTED, Reason.SCALED_TO_ZERO):
         return out
     if reason in STATIC_REASONS:
         return [f"{reason}: {d.message}"]

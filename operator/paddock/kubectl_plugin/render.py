@@ -10,6 +10,7 @@ from typing import Any
 from paddock.planner import messages as msg
 
 from .explain import Explanation, budget_line
+from .images import age_text
 from .view import BudgetMath, PoolRow, Problem, QueueRow
 
 NONE = "-"
@@ -223,6 +224,8 @@ def explain_text(e: Explanation) -> str:
     else:
         add("  operator  no status written yet (is the operator running?)")
 
+    out.extend(scaling_lines(e))
+
     if e.budget_math is not None:
         m = e.budget_math
         add("")
@@ -310,7 +313,7 @@ def explain_text(e: Explanation) -> str:
             add(f"      {w.message}")
             if w.detail:
                 add(f"      {w.detail}")
-    elif e.reason not in ("Admitted", "Preempting", ""):
+    elif e.reason not in ("Admitted", "Preempting", "ScaledToZero", ""):
         add("")
         add("WHAT WOULD ADMIT IT")
         add("  - no single change to this workload's replicas, cores, pools or priority")
@@ -321,6 +324,24 @@ def explain_text(e: Explanation) -> str:
         for w in others:
             add(f"  - {w.change}: would still wait ({w.reason})")
             add(f"      {w.message}")
+    if e.images:
+        add("")
+        add("IMAGES (linux/arm64 check; age: since the registry first gave this answer)")
+        add(
+            table(
+                ("CONTAINER", "IMAGE", "CHECK", "PLATFORMS", "AGE"),
+                (
+                    (
+                        i.container if i.kind == "container" else f"{i.container} ({i.kind})",
+                        i.image,
+                        i.outcome,
+                        i.platforms or i.detail or "-",
+                        age_text(i.age),
+                    )
+                    for i in e.images
+                ),
+            ).rstrip("\n")
+        )
     if e.events:
         add("")
         add("RECENT EVENTS")
@@ -328,3 +349,48 @@ def explain_text(e: Explanation) -> str:
             count = f" (x{ev.count})" if ev.count > 1 else ""
             add(f"  {ev.time}  {ev.type}  {ev.reason}{count}: {ev.message}")
     return "\n".join(out) + "\n"
+
+
+def scaling_lines(e: Explanation) -> list[str]:
+    """The SCALING section: who set spec.replicas, how far the budget lets it go, and the
+    HorizontalPodAutoscalers that drive it (empty when the plugin could not read them)."""
+    sc = e.scaling
+    if sc is None:
+        return []
+    lines = ["", "SCALING"]
+    who = "nobody recorded (no managedFields)"
+    if sc.owner is not None:
+        via = f" via /{sc.owner.subresource}" if sc.owner.subresource else ""
+        when = f", {sc.owner.time}" if sc.owner.time else ""
+        who = f"{sc.owner.manager} ({sc.owner.operation}{via}{when})"
+    lines.append(f"  replicas    {sc.replicas}, last set by {who}")
+    if sc.budget_allows is not None and e.budget:
+        cores = e.cores_per_replica
+        text = (
+            f"  budget      {e.budget} allows {msg.plural(sc.budget_allows, 'replica')} of "
+            f"{msg.plural(cores, 'core')} now ({e.admitted_replicas} admitted"
+            f" + {max(0, sc.budget_allows - e.admitted_replicas)} more)"
+        )
+        if sc.replicas > sc.budget_allows:
+            text += f"; {sc.replicas - sc.budget_allows} of {sc.replicas} wait for budget"
+        lines.append(text)
+    for a in sc.autoscalers:
+        desired = f", desired {a.desired_replicas}" if a.desired_replicas is not None else ""
+        able = f", AbleToScale {a.able_to_scale}" if a.able_to_scale else ""
+        if a.scaling_active:
+            able += f", ScalingActive {a.scaling_active}"
+        lines.append(
+            f"  autoscaler  HorizontalPodAutoscaler {a.name}: min {a.min_replicas}, "
+            f"max {a.max_replicas}{desired}{able}"
+        )
+        if sc.budget_allows is not None and a.max_replicas > sc.budget_allows:
+            lines.append(
+                f"              its maxReplicas {a.max_replicas} is above what the budget allows "
+                f"now ({sc.budget_allows}): replicas above that wait (PartiallyAdmitted)"
+            )
+    if sc.autoscalers and 0 < e.replicas <= e.min_replicas:
+        lines.append(
+            "  warning     minReplicas follows replicas: admitted all or nothing from zero and "
+            "evicted whole by preemption; set spec.minReplicas to the autoscaler's minReplicas"
+        )
+    return lines

@@ -16,6 +16,7 @@ from typing import Any
 from paddock.autoscaling.headroom import Headroom
 from paddock.controller.cluster_state import ClusterState, Parsed
 from paddock.controller.status import PoolMeasures
+from paddock.kubectl_plugin.images import image_block
 from paddock.planner import (
     Budget,
     Node,
@@ -88,8 +89,22 @@ class View:
             key: int(p.facts.status.get("observedGeneration") or 0) < p.facts.generation
             for key, p in state.workloads.items()
         }
+        snapshot = state.snapshot
+        blocks = {
+            key: block
+            for key, status in statuses.items()
+            if (block := image_block(status, not stale.get(key))) is not None
+        }
+        if blocks:  # held back for its images by the operator: plan it so here too
+            snapshot = replace(
+                snapshot,
+                workloads=tuple(
+                    replace(w, image_block=blocks[w.key]) if w.key in blocks else w
+                    for w in snapshot.workloads
+                ),
+            )
         return cls.of(
-            state.snapshot,
+            snapshot,
             pool_measures=dict(state.pool_facts),
             statuses=statuses,
             stale=stale,

@@ -84,6 +84,18 @@ def _hold(cycle: Cycle, e: Entry) -> None:
     kept = _keep_pods(cycle, e, room)
     e.running = sum(kept.values())
     target = min(e.start, w.replicas)
+    policy = cycle.budgets.get(e.budget or "")
+    if (
+        policy is not None
+        and policy.scale_to_min
+        and policy.core_hours_exhausted
+        and target > e.min
+    ):
+        e.events.append(
+            f"shrunk from {target} to {e.min} replicas: {policy.core_hours_exhausted} "
+            "(onExhausted ScaleToMin)"
+        )
+        target = e.min
     if target < e.min:
         e.events.append(
             f"admission withdrawn: {e.start} admitted replicas are below minReplicas "
@@ -442,6 +454,9 @@ def try_admit(cycle: Cycle, e: Entry, growth: bool, own_only: bool = False) -> s
     ledger = cycle.ledger
     cores = w.cores_per_replica
     least = 1 if growth else e.min
+    if cycle.budgets[budget].core_hours_exhausted:
+        e.failed = Reason.CORE_HOURS_EXHAUSTED
+        return FAILED
     if e.released:  # a workload re-admitted at once reuses the cores it gave up
         ledger.add(budget, -e.released)
         outcome = _try_admit(cycle, e, growth, own_only, least)
@@ -589,6 +604,10 @@ def _why_waiting(cycle: Cycle, e: Entry) -> tuple[Reason, str]:
     budget = e.budget
     assert budget is not None
     elastic = e.min < w.replicas
+    exhausted = cycle.budgets[budget].core_hours_exhausted
+    if exhausted:
+        needs = msg.needs(e.min, e.cores, elastic)
+        return Reason.CORE_HOURS_EXHAUSTED, f"{needs}, but {exhausted}"
     if cycle.ledger.headroom(budget) < e.min * e.cores:
         needs = msg.needs(e.min, e.cores, elastic)
         return Reason.BUDGET_EXHAUSTED, f"{needs}, {_budget_room(cycle, budget)}"
@@ -629,6 +648,9 @@ def _partial(cycle: Cycle, e: Entry) -> str:
     )
     # Budget and capacity first: they hold whatever the queue order, so planning the same state
     # again (where this growth may sit behind a StrictFIFO head) says the same thing.
+    exhausted = cycle.budgets[budget].core_hours_exhausted
+    if exhausted:
+        return text + f"more wait for core-hours: {exhausted}"
     if cycle.ledger.headroom(budget) < e.cores:
         return text + f"more wait for budget: {_budget_room(cycle, budget)}"
     if cycle.capacity.count_fit(e.pools, e.cores, w.memory_per_replica, 1) < 1:

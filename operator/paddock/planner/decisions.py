@@ -48,8 +48,18 @@ class Reason(StrEnum):
     - ``ProvisioningTimeout``: replicas waited for a launch longer than the pool's
       provisioningTimeout: that admission was withdrawn and the workload queued again; for one
       more timeout it is admitted against existing nodes only.
+    - ``ScaledToZero``: replicas is 0 (kubectl scale, an autoscaler): it holds no cores and no
+      pods, and is admitted like any other workload when scaled up again.
+    - ``CoreHoursExhausted``: its budget used up its core-hours for the window
+      (spec.coreHours): nothing new is admitted and nothing grows until the window frees
+      enough; the message says used, limit and when.
     - ``InvalidSpec``: the spec cannot be planned (minReplicas > replicas, coresPerReplica < 1,
       negative counts). Normally the API server's validation rejects these first.
+    - ``ImageArchMismatch``: an image of the template does not offer linux/arm64 (its registry
+      said so); never admitted until the image is rebuilt or the template changed.
+    - ``ImageCheckPending``: its images are being checked; admitted once they are.
+    - ``ImageCheckFailed``: a registry could not be asked or refused, and the image-check
+      policy is FailClosed.
     """
 
     ADMITTED = "Admitted"
@@ -68,6 +78,11 @@ class Reason(StrEnum):
     INVALID_SPEC = "InvalidSpec"
     PROVISIONING = "Provisioning"
     PROVISIONING_TIMEOUT = "ProvisioningTimeout"
+    SCALED_TO_ZERO = "ScaledToZero"
+    CORE_HOURS_EXHAUSTED = "CoreHoursExhausted"
+    IMAGE_ARCH_MISMATCH = "ImageArchMismatch"
+    IMAGE_CHECK_PENDING = "ImageCheckPending"
+    IMAGE_CHECK_FAILED = "ImageCheckFailed"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -86,7 +86,14 @@ class Planner:
         explain(cycle, entries)
         pools_after = self._pool_free()
         # 4. Preemption for fresh work that did not fit (victims' cores free up next cycle).
-        failed = [e for key, e in queue if key[1] == 0 and e.admitted == 0 and e.blocked_by is None]
+        failed = [
+            e
+            for key, e in queue
+            if key[1] == 0
+            and e.admitted == 0
+            and e.blocked_by is None
+            and e.failed != Reason.CORE_HOURS_EXHAUSTED  # preempting would not admit it
+        ]
         victims = preempt(cycle, failed)
         self.plan = self._build(entries, pools_after, victims)
         self._heads = {
@@ -286,7 +293,9 @@ class Planner:
             requested_cores=max(0, w.replicas) * max(0, w.cores_per_replica),
             assignments=assignments(cycle, e),
             placements=tuple((cycle.capacity.names[n], e.nodes[n]) for n in sorted(e.nodes)),
-            state="Admitted" if e.admitted > 0 or e.reason is Reason.ADMITTED else "Queued",
+            state="Admitted"
+            if e.admitted > 0 or e.reason in (Reason.ADMITTED, Reason.SCALED_TO_ZERO)
+            else "Queued",
             reason=e.reason,
             message=e.message,
             queue_position=position,

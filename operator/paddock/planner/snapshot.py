@@ -92,6 +92,12 @@ class Budget:
     queueing: Queueing = "BestEffortFIFO"
     preempt_within_budget: WithinBudgetPreemption = "Never"
     reclaim_from_cohort: CohortReclaim = "Never"
+    core_hours_exhausted: str = ""
+    """Non-empty while the budget's core-hours in its window are used up (spec.coreHours): why,
+    with the numbers. Nothing new is admitted and nothing grows; what holds cores keeps them."""
+    scale_to_min: bool = False
+    """With `core_hours_exhausted` (onExhausted ScaleToMin): elastic workloads also shrink to
+    minReplicas (at least 1)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -139,6 +145,11 @@ class Workload:
     provisioning_timed_out: float | None = None
     """When its last wait for a launch timed out: for one provisioning timeout after that it is
     admitted against existing nodes only, so it does not ask for the same launch at once."""
+    image_block: tuple[str, str] | None = None
+    """(reason, message) when its images may not be admitted now: the image architecture check
+    (`paddock.images`) found one without linux/arm64 (ImageArchMismatch), has not checked them
+    yet (ImageCheckPending), or could not and the policy is FailClosed (ImageCheckFailed).
+    Such a workload is not queued; what it already holds is kept, as for `invalid`."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

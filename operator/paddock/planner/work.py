@@ -61,8 +61,13 @@ class Entry:
         self.message = ""
         self.queued = False
         self.min = max(1, workload.min_replicas)
-        self.rank = (-workload.priority, workload.created, workload.key)
         self.start = sum(r for _, r in workload.current if r > 0)
+        if workload.min_replicas == workload.replicas and 0 < self.start < workload.replicas:
+            # A fixed workload scaled up (kubectl scale, an HPA): what it runs was admitted
+            # whole, so it keeps that and grows toward the new count as room allows, instead
+            # of losing its admission (and its running pods) until the whole new count fits.
+            self.min = self.start
+        self.rank = (-workload.priority, workload.created, workload.key)
         self.admitted = 0
         self.nodes: dict[int, int] = {}
         # Kept pods on nodes whose pool is not the one their Deployment is in (the node left the
@@ -165,10 +170,18 @@ def resolve(workload: Workload, cycle: Cycle) -> Entry:
         entry.message = problem
         return entry
     if w.replicas == 0:
-        # Nothing to place: trivially admitted. Not queued, holds no cores.
-        entry.reason = Reason.ADMITTED
-        entry.message = "replicas is 0: nothing to place"
+        # Scaled to zero: nothing to place, trivially admitted. Not queued, holds no cores (the
+        # pods it had keep theirs counted until they are gone: free before use).
+        entry.reason = Reason.SCALED_TO_ZERO
+        entry.message = (
+            "scaled to zero (replicas 0): holds no cores and runs no pods; raising replicas "
+            "queues it like any other workload"
+        )
         entry.state = "Admitted"
+        return entry
+    if w.image_block is not None:
+        # Not admitted before its images are known to run on arm64; what it holds is kept.
+        entry.reason, entry.message = Reason(w.image_block[0]), w.image_block[1]
         return entry
 
     key = (entry.budget, w.pools)

@@ -145,7 +145,12 @@ CONTAINER = "spec.template.spec.containers"
 
 BAD: list[Case] = [
     # --- AgentWorkload: counts and cores
-    _agent("replicas-zero", {"spec.replicas": 0}, "spec.replicas"),
+    _agent(
+        "replicas-zero-above-min",
+        {"spec.replicas": 0, "spec.minReplicas": 1},
+        "spec.minReplicas",
+        "spec.minReplicas (1) must be <= spec.replicas (0): lower minReplicas or raise replicas",
+    ),
     _agent("replicas-negative", {"spec.replicas": -2}, "spec.replicas"),
     _agent("replicas-string", {"spec.replicas": "three"}, "spec.replicas"),
     _agent("replicas-too-many", {"spec.replicas": 10_001}, "spec.replicas"),
@@ -160,7 +165,7 @@ BAD: list[Case] = [
         "spec.minReplicas",
         "spec.minReplicas (5) must be <= spec.replicas (3): lower minReplicas or raise replicas",
     ),
-    _agent("min-zero", {"spec.minReplicas": 0}, "spec.minReplicas"),
+    _agent("min-negative", {"spec.minReplicas": -1}, "spec.minReplicas"),
     _agent("priority-too-high", {"spec.priority": 2_000_000}, "spec.priority"),
     # --- AgentWorkload: memory
     _agent("memory-malformed", {"spec.memoryPerReplica": "2 GB"}, "spec.memoryPerReplica"),
@@ -394,10 +399,33 @@ BAD: list[Case] = [
         "values must list at least one value when operator is In",
     ),
     _budget("pools-wrong-type", {"spec.pools": "graviton4"}, "spec.pools"),
+    _budget(
+        "core-hours-rolling-month",
+        {"spec.coreHours": {"limit": 10, "window": "month", "windowType": "Rolling"}},
+        "spec.coreHours.window",
+        "spec.coreHours.window month needs windowType Calendar",
+    ),
+    _budget(
+        "core-hours-window-unit",
+        {"spec.coreHours": {"limit": 10, "window": "1y"}},
+        "spec.coreHours.window",
+    ),
+    _budget(
+        "core-hours-limit-negative",
+        {"spec.coreHours": {"limit": -1, "window": "1d"}},
+        "spec.coreHours.limit",
+    ),
+    _budget(
+        "core-hours-on-exhausted",
+        {"spec.coreHours": {"limit": 1, "window": "1d", "onExhausted": "Evict"}},
+        "spec.coreHours.onExhausted",
+    ),
     # --- CorePool
     _pool("reserved-negative", {"spec.reservedCoresPerNode": -1}, "spec.reservedCoresPerNode"),
     _pool("max-cores-zero", {"spec.maxCores": 0}, "spec.maxCores"),
     _pool("weight-too-high", {"spec.weight": 1000}, "spec.weight"),
+    _pool("price-not-decimal", {"spec.pricePerCoreHour": "$0.04"}, "spec.pricePerCoreHour"),
+    _pool("price-number", {"spec.pricePerCoreHour": 0.04}, "spec.pricePerCoreHour"),
     _pool("unknown-field-case", {"spec.maxcores": 64}, "spec.maxcores"),
     _pool("selector-missing", {"spec.nodeSelector": DELETE}, "spec.nodeSelector"),
     _pool(
@@ -428,6 +456,15 @@ GOOD: list[Case] = [
     Case("aw-base", agent("base")),
     Case("aw-min-equals-replicas", edit(agent("min-eq"), {"spec.minReplicas": 3})),
     Case("aw-whole-float", edit(agent("whole-float"), {"spec.replicas": 2.0})),
+    Case(
+        "aw-scaled-to-zero",
+        edit(agent("zero"), {"spec.replicas": 0, "spec.minReplicas": 0}),
+    ),
+    Case(
+        "aw-zero-min-follows",
+        edit(agent("zero-follows"), {"spec.replicas": 0, "spec.minReplicas": DELETE}),
+    ),
+    Case("aw-min-zero", edit(agent("min-zero"), {"spec.minReplicas": 0})),
     Case(
         "aw-minimal",
         edit(
@@ -532,6 +569,25 @@ GOOD: list[Case] = [
         },
     ),
     Case("cbudget-lending-equals-cores", edit(budget("lend-eq"), {"spec.lendingLimit": 32})),
+    Case(
+        "cbudget-core-hours",
+        edit(
+            budget("core-hours"),
+            {
+                "spec.coreHours": {
+                    "limit": 0.5,
+                    "window": "10m",
+                    "windowType": "Rolling",
+                    "onExhausted": "ScaleToMin",
+                }
+            },
+        ),
+    ),
+    Case("cpool-price", edit(pool("price"), {"spec.pricePerCoreHour": "0.0399"})),
+    Case(
+        "cbudget-core-hours-month",
+        edit(budget("core-hours-month"), {"spec.coreHours": {"limit": 20000, "window": "month"}}),
+    ),
     Case(
         "cbudget-borrow-only",
         edit(budget("borrow-only"), {"spec.cores": 0, "spec.lendingLimit": 0}),

@@ -127,7 +127,12 @@ def test_printer_columns_point_at_fields(kind: str) -> None:
             continue
         assert json_path in paths, f"{kind} column {column['name']}: {json_path} is no field"
         node = dict(_nodes(schema))[json_path]
-        expected = {"integer": "integer", "string": "string", "array": "string"}[node["type"]]
+        expected = {
+            "integer": "integer",
+            "number": "number",
+            "string": "string",
+            "array": "string",
+        }[node["type"]]
         assert column["type"] == expected, column
 
 
@@ -147,7 +152,8 @@ def test_names_scope_and_columns_are_as_designed() -> None:
         assert spec["scope"] == scope
         (version,) = spec["versions"]
         assert version["name"] == "v1alpha1" and version["storage"] and version["served"]
-        assert version["subresources"] == {"status": {}}
+        scale = {"scale": version["subresources"]["scale"]} if kind == "AgentWorkload" else {}
+        assert version["subresources"] == {"status": {}, **scale}
 
     def shown(kind: str) -> list[str]:
         columns = crds[kind]["spec"]["versions"][0]["additionalPrinterColumns"]
@@ -157,11 +163,28 @@ def test_names_scope_and_columns_are_as_designed() -> None:
         "Budget", "Replicas", "Admitted", "Ready", "Cores", "Pools", "Phase", "Reason", "Age"
     ]  # fmt: skip
     assert shown("CoreBudget") == [
-        "Cores", "Used", "Borrowed", "Pending", "Admitted", "Cohort", "Age"
+        "Cores", "Used", "Borrowed", "Pending", "Admitted", "Cohort", "Core-h", "Limit-h",
+        "Cost", "Age"
     ]  # fmt: skip
     assert shown("CorePool") == [
         "Nodes", "Ready", "Gen", "Allocatable", "Used", "Free", "Potential", "Largest", "Age"
     ]  # fmt: skip
+
+
+def test_scale_subresource_reads_admitted_replicas_and_a_string_selector() -> None:
+    # kubectl scale, HPA and KEDA write spec.replicas and read the admitted replicas (what
+    # really runs, so an HPA sees the truth) and the pods' selector, which must be a string.
+    (version,) = _crds()["AgentWorkload"]["spec"]["versions"]
+    assert version["subresources"]["scale"] == {
+        "specReplicasPath": ".spec.replicas",
+        "statusReplicasPath": ".status.admittedReplicas",
+        "labelSelectorPath": ".status.selector",
+    }
+    nodes = dict(_nodes(_schema("AgentWorkload")))
+    assert nodes[".spec.replicas"]["type"] == "integer"
+    assert nodes[".spec.replicas"]["minimum"] == 0  # scale to zero
+    assert nodes[".status.admittedReplicas"]["type"] == "integer"
+    assert nodes[".status.selector"]["type"] == "string"
 
 
 def test_cross_field_rules_are_attached_with_messages() -> None:

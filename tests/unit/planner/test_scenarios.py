@@ -723,7 +723,7 @@ def test_zero_replicas_is_admitted_with_nothing_placed() -> None:
     ]
     assert (d.state, d.reason, d.admitted_replicas, d.queue_position) == (
         "Admitted",
-        Reason.ADMITTED,
+        Reason.SCALED_TO_ZERO,
         0,
         None,
     )

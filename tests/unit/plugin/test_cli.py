@@ -177,6 +177,7 @@ def offline(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str | None, 
     monkeypatch.setattr(cli, "connect", connect)
     monkeypatch.setattr(cli, "read_cluster", lambda api: state())
     monkeypatch.setattr(cli, "read_events", lambda api, namespace, name: [])
+    monkeypatch.setattr(cli, "read_scaling", lambda *args: None)
     yield seen
 
 

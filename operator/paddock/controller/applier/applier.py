@@ -38,14 +38,17 @@ from paddock.controller.applier.gauges import export_gauges
 from paddock.controller.applier.pdb_writes import PdbWrites
 from paddock.controller.applier.status_writes import StatusWrites
 from paddock.controller.cluster_state import ClusterState, Parsed, parse_timestamp
+from paddock.controller.labels import workload_selector
 from paddock.controller.status import (
     PoolMeasures,
+    add_image_status,
     budget_status,
     pool_status,
     provisioning_ended,
     transition_events,
     workload_status,
 )
+from paddock.controller.usage.status import with_core_hours
 from paddock.controller.writer import WRITES_IN_FLIGHT, Write, Writer
 from paddock.planner import Plan, WorkloadDecision
 
@@ -95,6 +98,8 @@ class Applier:
     max_retry_delay: float = 30.0
     clock: Callable[[], float] = time.monotonic
     writer: Writer | None = None
+    core_hours: Callable[[str], Mapping[str, Any] | None] = lambda _budget: None
+    """A budget's status.coreHours as last checkpointed (controller/usage), None: none yet."""
     deployments: DeploymentWrites = field(init=False)
     pdbs: PdbWrites = field(init=False)
     statuses: StatusWrites = field(init=False)
@@ -137,6 +142,9 @@ class Applier:
         for name, budget in state.budgets.items():
             status = budget_status(
                 plan.budgets.get(name), budget.facts.generation, budget.facts.status, budget.errors
+            )
+            status = with_core_hours(
+                status, self.core_hours(name), budget.facts.generation, budget.facts.status
             )
             writes.extend(
                 self.statuses.write("corebudgets", None, name, budget.facts.status, status)
@@ -192,7 +200,10 @@ class Applier:
         desired = dict(decision.assignments)
         ready = sum(d.ready_replicas for d in state.deployments.get(key, ()) if d.pool in desired)
         ready = min(ready, decision.admitted_replicas)
-        status = workload_status(decision, ready, facts.generation, previous, overrides)
+        status = workload_status(
+            decision, ready, facts.generation, previous, overrides, workload_selector(name)
+        )
+        add_image_status(status, state.images.get(key), facts.generation, previous)
         # A status that gives replicas up lands after the Deployments that free them, so the
         # status never admits fewer replicas than run (free before use, even across a crash).
         status_writes = self.statuses.write(
@@ -259,6 +270,7 @@ class Applier:
             tuple(sorted((p, self.deployments.written.get((key, p))) for p in pools)),
             state.pdbs.get(key),
             self.pdbs.written.get(key),
+            state.images.get(key),
         )
 
     def _reject(self, key: str, generation: int, reason: str) -> None:

@@ -91,7 +91,12 @@ class DeploymentWrites:
                     queue.append(self._scale_write(key, found, replicas))
                 continue
             manifest, digest, overrides = self._render(
-                key, parsed, pool_name, pool, found.name if found else None
+                key,
+                parsed,
+                pool_name,
+                pool,
+                found.name if found else None,
+                _pins(key, parsed, state),
             )
             if self.current(key, pool_name, found, digest, replicas):
                 continue
@@ -110,6 +115,7 @@ class DeploymentWrites:
         pool_name: str,
         pool: Parsed[CorePoolSpec],
         name: str | None = None,
+        pins: tuple[tuple[str, str], ...] = (),
     ) -> tuple[dict[str, Any], str, list[str]]:
         """The workload's Deployment in a pool (replicas aside), its spec hash and overrides.
         `name` is the name of the Deployment it already owns there, kept across upgrades.
@@ -123,6 +129,7 @@ class DeploymentWrites:
             pool.facts.uid,
             pool.facts.generation,
             name,
+            pins,
         )
         cached = self.rendered.get((key, pool_name))
         if cached is not None and cached[0] == made_from:
@@ -140,7 +147,7 @@ class DeploymentWrites:
             WorkloadRef(
                 namespace=parsed.facts.namespace or "", name=parsed.facts.name, uid=parsed.facts.uid
             ),
-            spec.template.model_dump(by_alias=True, exclude_none=True),
+            pin_images(spec.template.model_dump(by_alias=True, exclude_none=True), dict(pins)),
             placement,
             0,
             spec.cores_per_replica,
@@ -282,3 +289,32 @@ class DeploymentWrites:
                 del self.written[(key, pool)]
         for key, pool in [k for k in self.rendered if k[0] not in state.workloads]:
             del self.rendered[(key, pool)]
+
+
+def _pins(
+    key: str, parsed: Parsed[AgentWorkloadSpec], state: ClusterState
+) -> tuple[tuple[str, str], ...]:
+    """image -> checked digest, when the workload asks for `imagePolicy: PinDigest`."""
+    verdict = state.images.get(key)
+    if verdict is None or parsed.spec is None or parsed.spec.image_policy != "PinDigest":
+        return ()
+    return tuple(sorted(verdict.pins.items()))
+
+
+def pin_images(template: dict[str, Any], pins: Mapping[str, str]) -> dict[str, Any]:
+    """The template with each checked image replaced by `image@digest` (PinDigest), so every
+    replica runs exactly what was checked for arm64. An image without a digest is kept."""
+    if not pins:
+        return template
+    spec = template.get("spec") or {}
+    for field_name in ("initContainers", "containers"):
+        for container in spec.get(field_name) or ():
+            image = container.get("image")
+            if isinstance(image, str) and image in pins:
+                container["image"] = pinned(image, pins[image])
+    return template
+
+
+def pinned(image: str, digest: str) -> str:
+    """`repo:tag` -> `repo:tag@sha256:...` (a reference already by digest is kept)."""
+    return image if "@" in image else f"{image}@{digest}"
