@@ -103,9 +103,10 @@ def headroom(
     """Potential nodes for CorePool `pool_name` from NodePool `node_pool_name`.
 
     `existing_cores` is the allocatable whole cores of the pool's usable nodes (for maxCores);
-    `usable_nodes` the names of nodes that are already schedulable (a claim whose node is one of
-    them is an ordinary node, not a launch). `tolerates` and `selects` apply the CorePool's
-    tolerations and nodeSelector to what the NodePool's nodes will carry.
+    `usable_nodes` the names and providerIDs of nodes that are already schedulable (a claim whose
+    node is one of them is an ordinary node, not a launch, and must not be counted twice).
+    `tolerates` and `selects` apply the CorePool's tolerations and nodeSelector to what the
+    NodePool's nodes will carry.
     """
     if node_pool is None:
         return Headroom(node_pool_name, problem=f"NodePool {node_pool_name} not found")
@@ -129,8 +130,13 @@ def headroom(
     nodes: list[PotentialNode] = []
     launching_cores = 0
     for i, claim in enumerate(own):
-        if claim.initialized or claim.deleting or claim.node_name in usable_nodes:
-            continue
+        if (
+            claim.initialized
+            or claim.deleting
+            or claim.node_name in usable_nodes
+            or (claim.provider_id and claim.provider_id in usable_nodes)
+        ):
+            continue  # an ordinary node already (Karpenter records nodeName a moment later)
         launching_cores += whole_cores(_claim_vcpus(claim, allowed))
         cores = whole_cores(claim.allocatable_millicores) - reserved_cores_per_node
         if cores > 0:

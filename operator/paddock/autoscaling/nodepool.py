@@ -69,6 +69,8 @@ class NodeClaimFacts(NamedTuple):
     """status.nodeName once its node registered."""
     instance_type: str = ""
     """node.kubernetes.io/instance-type once launched."""
+    provider_id: str = ""
+    """status.providerID once launched: the Node it becomes has the same spec.providerID."""
 
     @property
     def vcpu_millicores(self) -> int:
@@ -167,6 +169,7 @@ def node_claim_facts(body: Mapping[str, Any]) -> NodeClaimFacts:
         deleting=bool(metadata.get("deletionTimestamp")),
         node_name=str(status.get("nodeName") or ""),
         instance_type=str((metadata.get("labels") or {}).get(INSTANCE_TYPE_LABEL, "")),
+        provider_id=str(status.get("providerID") or ""),
     )
 
 

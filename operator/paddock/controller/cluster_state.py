@@ -585,6 +585,9 @@ class SnapshotBuilder:
         """Potential capacity of every autoscaled pool, from its NodePool and NodeClaims."""
         out: dict[str, Headroom] = {}
         usable = {n.name for n in nodes if n.schedulable}
+        known = self.nodes_and_pods.nodes
+        usable |= {known[name].provider_id for name in usable if name in known}
+        usable.discard("")
         claims = tuple(self.node_claims.values())
         for name, parsed in usable_pools:
             spec = parsed.spec

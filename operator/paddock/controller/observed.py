@@ -26,6 +26,8 @@ class NodeFacts(NamedTuple):
     taints: tuple[tuple[str, str, str], ...] = ()
     """(key, value, effect) of every other NoSchedule or NoExecute taint: a pool's pods land
     on the node only if the pool's tolerations tolerate all of them."""
+    provider_id: str = ""
+    """spec.providerID: matches a Karpenter NodeClaim's status.providerID."""
 
 
 class AgentPod(NamedTuple):
@@ -127,6 +129,7 @@ def node_facts(body: Mapping[str, Any]) -> NodeFacts:
             for t in hard
             if t.get("key") not in NOT_READY_TAINTS
         ),
+        provider_id=str(spec.get("providerID") or ""),
     )
 
 

@@ -159,3 +159,13 @@ def test_a_claim_not_launched_yet_counts_the_smallest_type_that_holds_its_pods()
     fresh = NodeClaimFacts("np", 12000, 12000, 0, False, False)
     r = room(nodepool("192"), [fresh] * 12)
     assert (r.used_cores, r.headroom_cores) == (192, 0)
+
+
+def test_a_claim_whose_node_is_already_schedulable_is_not_counted_twice() -> None:
+    # Karpenter untaints the node a moment before it records status.nodeName on the claim: the
+    # providerID already matches, so the launch is not offered again beside the real node.
+    claim = NodeClaimFacts("np", 16000, 15900, 0, False, False, "", "c7g.4xlarge", "kwok://n1")
+    assert (
+        room(nodepool("64"), [claim], usable_nodes={"n1", "kwok://n1"}).nodes[0].launching is False
+    )
+    assert room(nodepool("64"), [claim]).nodes[0].launching is True
