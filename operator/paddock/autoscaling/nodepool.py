@@ -163,7 +163,9 @@ def node_claim_facts(body: Mapping[str, Any]) -> NodeClaimFacts:
     return NodeClaimFacts(
         node_pool=str((metadata.get("labels") or {}).get(NODEPOOL_LABEL, "")),
         cpu_millicores=cpu,
-        allocatable_millicores=parse_quantity_millicores(allocatable.get("cpu", cpu)),
+        allocatable_millicores=(
+            parse_quantity_millicores(allocatable["cpu"]) if "cpu" in allocatable else cpu
+        ),
         memory=parse_memory(allocatable.get("memory", capacity.get("memory", 0))),
         initialized=initialized is not None and initialized.get("status") == "True",
         deleting=bool(metadata.get("deletionTimestamp")),

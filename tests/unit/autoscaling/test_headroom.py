@@ -169,3 +169,14 @@ def test_a_claim_whose_node_is_already_schedulable_is_not_counted_twice() -> Non
         room(nodepool("64"), [claim], usable_nodes={"n1", "kwok://n1"}).nodes[0].launching is False
     )
     assert room(nodepool("64"), [claim]).nodes[0].launching is True
+
+
+def test_a_claim_without_allocatable_offers_its_requests_not_a_thousand_times_more() -> None:
+    # Seen in bench/karpenter.py: a fresh claim (no status yet) offered 12,000 cores.
+    claim = node_claim_facts(
+        {
+            "metadata": {"name": "c", "labels": {"karpenter.sh/nodepool": "np"}},
+            "spec": {"resources": {"requests": {"cpu": "12", "memory": "1Gi"}}},
+        }
+    )
+    assert (claim.cpu_millicores, claim.allocatable_millicores) == (12000, 12000)
