@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -158,6 +158,26 @@ class Applier:
             )
             writes.extend(self.statuses.write("corepools", None, name, pool.facts.status, status))
         export_gauges(state, plan)
+        if writes:
+            assert self.writer is not None
+            self.writer.submit(writes)
+
+    async def apply_decisions(
+        self,
+        state: ClusterState,
+        decisions: Mapping[str, WorkloadDecision],
+        workloads: Mapping[str, Parsed[AgentWorkloadSpec]],
+    ) -> None:
+        """Queue the writes of an incremental step (incremental.py) for these workloads only,
+        against the last full cycle's `state`; budgets, pools and gauges wait for a full one."""
+        writes: list[Write] = []
+        for key, decision in decisions.items():
+            parsed = workloads[key]
+            try:
+                writes.extend(self._workload_writes(key, parsed, decision, state))
+            except Exception as error:  # rule 9: one workload never stops the others
+                log.exception("cannot apply the decision for workload %s", key)
+                self._reject(key, parsed.facts.generation, f"cannot be rendered: {error!r}")
         if writes:
             assert self.writer is not None
             self.writer.submit(writes)
