@@ -140,7 +140,7 @@ def test_the_next_full_cycle_keeps_incremental_admissions_unless_it_preempts(
         Plan(workloads={k: decisions[k] for k in live}, budgets={}, pools={}),
     )
     nxt = plan(after)
-    victims = {v.key for v in nxt.victims}
+    victims = {v.victim for v in nxt.victims}
     for key in incremental & set(live):
         if decisions[key].admitted_replicas == 0 or key in victims:
             continue
