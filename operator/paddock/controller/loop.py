@@ -176,7 +176,6 @@ class SchedulingLoop(Generic[S, P]):
         self.cycles += 1
         started = time.perf_counter()
         self._urgent = self._dirty = False
-        self._last_full = time.monotonic()
         try:
             self.prepare()
             snapshot, plan, build_s, plan_s = await asyncio.to_thread(self._snapshot_and_plan)
@@ -189,7 +188,9 @@ class SchedulingLoop(Generic[S, P]):
             metrics.API_ERRORS.labels(kind="cycle").inc()
             return
         finally:
-            self.last_cycle_at = time.monotonic()
+            # Counted from the end: steps get `full_interval` between full cycles however long
+            # a full cycle takes on a busy machine.
+            self.last_cycle_at = self._last_full = time.monotonic()
         metrics.CYCLES.inc()
         metrics.PLAN_DURATION.labels(stage="snapshot").observe(build_s)
         metrics.PLAN_DURATION.labels(stage="plan").observe(plan_s)
