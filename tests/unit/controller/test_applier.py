@@ -395,17 +395,17 @@ def test_events_only_for_transitions_a_user_must_see() -> None:
     run(scenario)
 
 
-def test_a_routine_wait_at_any_depth_costs_one_status_write_its_admission() -> None:
-    """Issue #15: waiting behind others in a queue is written nowhere (no status, no Event)
-    until the workload is admitted: positions are computed on demand."""
+def test_a_short_routine_wait_at_any_depth_costs_one_status_write_its_admission() -> None:
+    """Issue #15: a short wait behind others in a queue is written nowhere (no status, no
+    Event) until the workload is admitted: positions are computed on demand."""
     api = FakeApi()
     clock = Clock()
 
     async def scenario() -> None:
-        applier = make(api, clock=clock)
+        applier = make(api, clock=clock, deep_status_delay=30.0)
         w = workload("deep")
         for position, free in [(40, 3), (31, 2), (12, 0), (2, 1)]:
-            clock.now += 20
+            clock.now += 5
             await applier.apply(state([w]), plan(queued("deep", position, free=free)))
         await settle(applier)
         assert api.of("status", "team/deep") == [] and api.of("event") == []
@@ -414,6 +414,37 @@ def test_a_routine_wait_at_any_depth_costs_one_status_write_its_admission() -> N
         assert [s.body["phase"] for s in api.of("status", "team/deep")] == ["Admitted"]
         assert api.of("event") == []
         assert len([c for c in api.calls if c.target == "team/deep"]) == 2  # + its Deployment
+        applier.close()
+
+    run(scenario)
+
+
+def test_a_long_wait_deep_in_a_queue_is_written_once_and_not_refreshed() -> None:
+    """`kubectl get aw` must say Queued and why for a workload that waits minutes, but a deep
+    position is written once (after deep_status_delay) and never refreshed."""
+    api = FakeApi()
+    clock = Clock()
+
+    async def scenario() -> None:
+        applier = make(api, clock=clock, deep_status_delay=30.0)
+        w = workload("deep")
+        await applier.apply(state([w]), plan(queued("deep", 40, free=3)))
+        await settle(applier)
+        assert api.of("status", "team/deep") == []
+        clock.now += 30
+        await applier.apply(state([w]), plan(queued("deep", 38, free=2)))
+        await settle(applier)
+        written = api.of("status", "team/deep")
+        assert [(s.body["phase"], s.body["reason"]) for s in written] == [
+            ("Queued", "BudgetExhausted")
+        ]
+        w = workload("deep", status=written[-1].body)
+        for position in (30, 20, 10):
+            clock.now += 60
+            await applier.apply(state([w]), plan(queued("deep", position, free=1)))
+        await settle(applier)
+        assert len(api.of("status", "team/deep")) == 1
+        assert api.of("event") == []
         applier.close()
 
     run(scenario)

@@ -17,11 +17,12 @@ API server refuses as invalid, marks that generation `rejected` (the snapshot th
 Invalid, with the reason) and the rest of the plan still lands.
 
 Write budget (issue #15: at most 3 per admitted workload): a workload costs its Deployment, its
-PodDisruptionBudget and one status write carrying its admission, whether it was admitted at
-once or after a routine wait in any queue depth (`status_writes`: no status and no Event for
-a routine wait except at the head of a queue); its status when Running comes on top when its
-pods become Ready. Deleting a workload costs nothing: its Deployments and PodDisruptionBudget
-carry ownerReferences and Kubernetes' garbage collector removes them.
+PodDisruptionBudget and one status write carrying its admission when it is admitted within
+seconds, whatever the queue depth (`status_writes`: no Event for a routine wait, and a status
+for it only after 5 s at the head of a queue or 30 s deeper, never refreshed deep in it); its
+status when Running comes on top when its pods become Ready. Deleting a workload costs nothing:
+its Deployments and PodDisruptionBudget carry ownerReferences and Kubernetes' garbage
+collector removes them.
 """
 
 from __future__ import annotations
@@ -96,7 +97,9 @@ class Applier:
     aggregate_interval: float = 15.0
     """At most one CoreBudget / CorePool status write per object this often."""
     head_status_delay: float = 5.0
-    """A routine wait is written only for the head of a queue, once it has waited this long."""
+    """A routine wait is written for the head of a queue once it has waited this long."""
+    deep_status_delay: float = 30.0
+    """A routine wait deeper in a queue is written once it has waited this long."""
     retry_delay: float = 1.0
     """After a failed write, poke the loop this much later (not at once: the API may be down),
     doubling with each consecutive failure of the same object up to `max_retry_delay`."""
@@ -132,6 +135,7 @@ class Applier:
             progress_interval=self.progress_interval,
             aggregate_interval=self.aggregate_interval,
             head_status_delay=self.head_status_delay,
+            deep_status_delay=self.deep_status_delay,
         )
 
     async def apply(self, state: ClusterState, plan: Plan) -> None:
