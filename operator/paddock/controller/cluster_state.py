@@ -479,7 +479,7 @@ class SnapshotBuilder:
                 if refused is not None and refused[0] == workload.facts.generation:
                     raise _Refused(refused[1])
                 shape = self._shape(workload)
-                verdict = self._image_verdict(workload, budgets, candidates, current)
+                verdict = self.image_verdict(workload, budgets, candidates, current)
                 if verdict is not None:
                     verdicts[key] = verdict
                 planner_workloads.append(
@@ -549,7 +549,7 @@ class SnapshotBuilder:
             images=verdicts,
         )
 
-    def _image_verdict(
+    def image_verdict(
         self,
         workload: Parsed[AgentWorkloadSpec],
         budgets: Mapping[str, Parsed[CoreBudgetSpec]],

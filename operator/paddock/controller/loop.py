@@ -14,6 +14,15 @@ next cycle starts at the next poke instead of after the slowest write; the
 Every cycle recomputes from the current state, so a missed event costs at most
 one resync interval, never a wrong decision.
 
+Between full cycles, an optional incremental `step` (incremental.py, issue #15) decides new
+workloads and the cores deleted ones free in milliseconds, with the last full cycle's planner,
+also in a worker thread, then `apply_step` queues its writes. Pokes come in two kinds:
+`urgent` ones (budgets and pools changed, leadership, a relist) run a full cycle at once;
+the others (workloads, pods, Deployments, nodes, held-back or failed writes) let the step
+decide what it can and run a full cycle at most every `full_interval` seconds while they keep
+coming, for preemption, resizes, readiness and everything else. A step that finds something
+only a full cycle may decide runs one at once.
+
 `last_cycle_at` (monotonic) says when a cycle last finished, for /healthz.
 """
 
@@ -26,7 +35,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from paddock.controller import metrics
 
@@ -51,6 +60,15 @@ class SchedulingLoop(Generic[S, P]):
     """Runs on the event loop just before each snapshot: copy what only the event loop may read."""
     debounce: float = 0.05
     resync: float = 10.0
+    step: Callable[[], Any] | None = None
+    """The incremental step (in a worker thread): returns what `apply_step` takes, or None when
+    a full cycle is needed now."""
+    apply_step: Callable[[Any], Awaitable[None]] | None = None
+    pending: Callable[[], bool] = lambda: False
+    """Whether the step has work (changes noted since the last cycle or step)."""
+    full_interval: float = 2.0
+    """While only non-urgent pokes come, a full cycle at most this often."""
+    steps: int = 0
     cycles: int = 0
     last_cycle_at: float | None = None
     """Monotonic time the last cycle ended (failed or not): the loop is not stuck."""
@@ -62,10 +80,18 @@ class SchedulingLoop(Generic[S, P]):
     _event_loop: asyncio.AbstractEventLoop | None = None
     _thread: int | None = None
     _poke_posted: bool = False
+    _urgent: bool = True
+    _dirty: bool = True
+    _last_full: float = float("-inf")
 
-    def poke(self, reason: str) -> None:
-        """Ask for a cycle soon. Cheap, and safe to call from any thread, for every event."""
+    def poke(self, reason: str, urgent: bool = True) -> None:
+        """Ask for a cycle soon (`urgent`: a full one at once; otherwise the step decides what
+        it can and a full cycle follows within `full_interval`). Cheap, and safe to call from
+        any thread, for every event."""
         self._last_reason = reason
+        self._dirty = True
+        if urgent:
+            self._urgent = True
         if self._thread is None or threading.get_ident() == self._thread:
             self._poked.set()
             return
@@ -98,12 +124,46 @@ class SchedulingLoop(Generic[S, P]):
         log.info("indexes populated; scheduling loop running")
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._poked.wait(), timeout=self.resync)
+                await asyncio.wait_for(self._poked.wait(), timeout=self._timeout())
             await asyncio.sleep(self.debounce)
             self._poked.clear()
             if not self.is_leader():
                 continue
+            if not self._full_due() and await self.run_step():
+                continue
             await self.run_cycle()
+
+    def _timeout(self) -> float:
+        """Until the next full cycle is due without a poke: the resync, or sooner when
+        non-urgent changes wait for one."""
+        since = time.monotonic() - self._last_full
+        bound = self.full_interval if self._dirty else self.resync
+        return max(0.0, bound - since)
+
+    def _full_due(self) -> bool:
+        if self.step is None or self._urgent:
+            return True
+        since = time.monotonic() - self._last_full
+        return since >= self.resync or (self._dirty and since >= self.full_interval)
+
+    async def run_step(self) -> bool:
+        """The incremental step, if it has work; False when a full cycle must run now."""
+        assert self.step is not None and self.apply_step is not None
+        if not self.pending():
+            return True
+        self.steps += 1
+        started = time.perf_counter()
+        try:
+            decided = await asyncio.to_thread(self.step)
+            if decided is None:
+                return False
+            await self.apply_step(decided)
+        except Exception:
+            log.exception("incremental step failed", extra={"cycle": self.cycles})
+            metrics.API_ERRORS.labels(kind="cycle").inc()
+            return False
+        metrics.PLAN_DURATION.labels(stage="step").observe(time.perf_counter() - started)
+        return True
 
     def _snapshot_and_plan(self) -> tuple[S, P, float, float]:
         """In a worker thread: both CPU-heavy stages, off the event loop."""
@@ -115,6 +175,7 @@ class SchedulingLoop(Generic[S, P]):
     async def run_cycle(self) -> None:
         self.cycles += 1
         started = time.perf_counter()
+        self._urgent = self._dirty = False
         try:
             self.prepare()
             snapshot, plan, build_s, plan_s = await asyncio.to_thread(self._snapshot_and_plan)
@@ -127,7 +188,9 @@ class SchedulingLoop(Generic[S, P]):
             metrics.API_ERRORS.labels(kind="cycle").inc()
             return
         finally:
-            self.last_cycle_at = time.monotonic()
+            # Counted from the end: steps get `full_interval` between full cycles however long
+            # a full cycle takes on a busy machine.
+            self.last_cycle_at = self._last_full = time.monotonic()
         metrics.CYCLES.inc()
         metrics.PLAN_DURATION.labels(stage="snapshot").observe(build_s)
         metrics.PLAN_DURATION.labels(stage="plan").observe(plan_s)

@@ -27,6 +27,7 @@ from paddock.autoscaling.nodepool import (
 from paddock.controller import metrics
 from paddock.controller.applier import Applier, Clients
 from paddock.controller.cluster_state import ClusterState, SnapshotBuilder
+from paddock.controller.incremental import Incremental, Step
 from paddock.controller.labels import WORKLOAD_LABEL
 from paddock.controller.leadership import LeaderElectionConfig, LeaseElector
 from paddock.controller.listwatch import ListWatch
@@ -128,22 +129,34 @@ class Runtime:
         applier.core_hours = accountant.status_of
 
         def build() -> ClusterState:
-            with lock:
-                state = builder.build()
-                account(accountant, state, builder.nodes_and_pods.agent_pods, time.time())
+            """A full snapshot (under the store lock), with core-hours counted and gated."""
+            state = builder.build()
+            account(accountant, state, builder.nodes_and_pods.agent_pods, time.time())
             return gate(accountant, state)
 
         async def apply(state: ClusterState, plan: Plan) -> None:
             remember(accountant, plan)
             await applier.apply(state, plan)
 
+        incremental = Incremental(builder, lock, build=build)
+
+        async def apply_step(step: Step) -> None:
+            assert incremental.state is not None
+            await applier.apply_decisions(incremental.state, step.decisions, step.workloads)
+            if step.needs_full_cycle:
+                loop.poke("a change only a full cycle may decide")
+
         loop: SchedulingLoop[ClusterState, Plan] = SchedulingLoop(
-            snapshot=build,
-            plan=plan_state,
+            snapshot=incremental.snapshot,
+            plan=incremental.plan,
             apply=apply,
             is_leader=lambda: elector.is_leader,
+            step=incremental.step,
+            apply_step=apply_step,
+            pending=incremental.pending,
         )
-        applier.poke = loop.poke  # retries of failed writes, held-back status writes
+        # Retries of failed writes, held-back status writes: the next full cycle does them.
+        applier.poke = functools.partial(loop.poke, urgent=False)
         # The image architecture check (chart: imageCheck): resolutions run in its own
         # workers and poke the loop when done; the builder only reads its cache.
         builder.images = images_from_env(
@@ -156,7 +169,9 @@ class Runtime:
             applier=applier,
             elector=elector,
             loop=loop,
-            watches=list_watches(builder, loop.poke, api, lock, watch_timeout),
+            watches=list_watches(
+                builder, loop.poke, api, lock, watch_timeout, note_workload=incremental.note
+            ),
             store_lock=lock,
         )
         loop.prepare = runtime.copy_namespaces
@@ -319,10 +334,11 @@ class Runtime:
 
 def list_watches(
     builder: SnapshotBuilder,
-    poke: Callable[[str], None],
+    poke: Callable[..., None],
     api: client.ApiClient,
     lock: threading.Lock | None = None,
     watch_timeout: int = 300,
+    note_workload: Callable[[str], None] | None = None,
 ) -> tuple[ListWatch[Any], ...]:
     """The list-watches that fill the builder: Paddock's objects, nodes, pods, Deployments and
     PodDisruptionBudgets.
@@ -330,8 +346,19 @@ def list_watches(
     Each applies its events in its own thread, holding `lock` (the snapshot
     build holds it too). Everything pokes the loop on every change, except pods:
     they poke it when they are Paddock's own or when they leave (freed cores);
-    other pods arriving are read by the next cycle anyway.
+    other pods arriving are read by the next cycle anyway. With `note_workload`
+    (the incremental step, incremental.py), AgentWorkload changes are noted by key
+    and, like nodes, pods, Deployments and PodDisruptionBudgets, poke without
+    urgency; pools, budgets and relists always ask for a full cycle at once.
     """
+    urgent = note_workload is None
+
+    def poke_(reason: str, now: bool) -> None:
+        if now:
+            poke(reason)
+        else:
+            poke(reason, urgent=False)
+
     lock = lock or threading.Lock()
     store, deployments = builder.nodes_and_pods, builder.deployments
     # A client of their own: long watches must not take connections from the writers' pool.
@@ -340,12 +367,23 @@ def list_watches(
     policy = client.PolicyV1Api(watching)
     custom = client.CustomObjectsApi(watching)
 
-    def then_poke(change: Callable[..., None], reason: str) -> Callable[..., None]:
+    def then_poke(
+        change: Callable[..., None], reason: str, now: bool = True
+    ) -> Callable[..., None]:
         def change_and_poke(*args: Any) -> None:
             change(*args)
-            poke(reason)
+            poke_(reason, now)
 
         return change_and_poke
+
+    def noted(kept: Records[ObjectFacts]) -> Callable[[str, ObjectFacts | None], None]:
+        def put_and_note(key: str, record: ObjectFacts | None) -> None:
+            kept.put(key, record)
+            if note_workload is not None:
+                note_workload(key)
+            poke_("agentworkloads", urgent)
+
+        return put_and_note
 
     def by_uid(body: Mapping[str, Any]) -> str:
         return str(body["metadata"]["uid"])
@@ -353,7 +391,7 @@ def list_watches(
     def put_pod(uid: str, record: PodRecord | None) -> None:
         store.put_pod(uid, record)
         if record is None or record.workload is not None:
-            poke("pod")
+            poke_("pod", urgent)
 
     def paddock_objects(plural: str, kept: Records[ObjectFacts]) -> ListWatch[ObjectFacts]:
         return ListWatch[ObjectFacts](
@@ -362,7 +400,7 @@ def list_watches(
             key=object_key,
             record=object_facts,
             replace=then_poke(kept.replace, f"{plural} listed"),
-            put=then_poke(kept.put, plural),
+            put=noted(kept) if plural == "agentworkloads" else then_poke(kept.put, plural),
             lock=lock,
             watch_timeout=watch_timeout,
         )
@@ -378,7 +416,7 @@ def list_watches(
             key=lambda body: body["metadata"]["name"],
             record=node_facts,
             replace=then_poke(store.nodes.replace, "nodes listed"),
-            put=then_poke(store.nodes.put, "node"),
+            put=then_poke(store.nodes.put, "node", urgent),
             lock=lock,
             watch_timeout=watch_timeout,
         ),
@@ -399,7 +437,7 @@ def list_watches(
             key=by_uid,
             record=deployment_facts,
             replace=then_poke(deployments.replace, "deployments listed"),
-            put=then_poke(deployments.put, "deployment"),
+            put=then_poke(deployments.put, "deployment", urgent),
             lock=lock,
             watch_timeout=watch_timeout,
             label_selector=WORKLOAD_LABEL,
@@ -410,7 +448,7 @@ def list_watches(
             key=by_uid,
             record=pdb_facts,
             replace=then_poke(builder.pdbs.replace, "poddisruptionbudgets listed"),
-            put=then_poke(builder.pdbs.put, "poddisruptionbudget"),
+            put=then_poke(builder.pdbs.put, "poddisruptionbudget", urgent),
             label_selector=WORKLOAD_LABEL,
             lock=lock,
             watch_timeout=watch_timeout,

@@ -368,17 +368,32 @@ def _autoscaling_condition(
     return [condition("Autoscaling", ok, reason, message, generation, previous.get("conditions"))]
 
 
+ROUTINE_WAITS = frozenset({Reason.BUDGET_EXHAUSTED, Reason.NO_CAPACITY, Reason.PREEMPTING})
+"""Reasons to wait that need nobody to act: cores free up as other work ends or is preempted.
+Such a wait gets no Event, and its status is written only for the head of a queue (see
+`applier.status_writes`); `kubectl paddock` computes the position of anyone else on demand."""
+
+
+def routine_wait(status: Mapping[str, Any]) -> bool:
+    """Whether a (desired or written) workload status is a routine wait, or no status at all."""
+    return not status.get("phase") or (
+        status.get("phase") == "Queued" and status.get("reason") in ROUTINE_WAITS
+    )
+
+
 def transition_events(
     previous: Mapping[str, Any], decision: WorkloadDecision
 ) -> list[tuple[str, str, str]]:
     """(type, reason, message) Events for what changed between the last status and the decision.
 
     Events are for transitions a user must see; each costs an API write, so a routine first
-    admission has none (its `Admitted` condition and lastTransitionTime record it):
+    admission has none (its `Admitted` condition and lastTransitionTime record it), and neither
+    has a routine wait (`ROUTINE_WAITS`: a queue behind others, nothing for anyone to do):
 
-    - `Queued` (Normal) when a new workload waits, with the reason in the message;
+    - `Queued` (Normal) when a new workload waits for a reason someone must act on (no budget,
+      no usable pool, a StrictFIFO head that never fits), with the reason in the message;
     - `InvalidSpec` (Warning) when the spec becomes unusable, with the field and the fix;
-    - `Admitted` only after the workload was seen waiting (Queued, Preempted or Invalid);
+    - `Admitted` only after the workload was seen waiting for such a reason, or Invalid;
     - `Preempted` (Warning) when it loses replicas to preemption;
     - `Queued` (Warning) when it loses its whole admission for another reason;
     - `Resized` and `Moved` when an admitted workload changes replicas or pools.
@@ -403,12 +418,14 @@ def transition_events(
     if decision.reason == Reason.IMAGE_CHECK_PENDING:
         return []  # usually milliseconds: the verdict that follows is what deserves an Event
     if not previous.get("phase") and after == 0:
+        if decision.reason in ROUTINE_WAITS:
+            return []
         return [("Normal", "Queued", decision.message)]
     if (decision.state == "Preempted" or decision.reason == Reason.PREEMPTED) and before > after:
         return [("Warning", "Preempted", decision.message)]
     if before == 0 and after > 0:
-        if not previous.get("phase"):
-            return []  # admitted at once: the Admitted condition says when
+        if routine_wait(previous) or previous.get("phase") == "Preempted":
+            return []  # admitted at once or after a routine wait: the condition says when
         return [("Normal", "Admitted", f"admitted {after} replicas ({where}): {decision.message}")]
     if before > 0 and after == 0:
         return [("Warning", "Queued", decision.message)]

@@ -105,6 +105,12 @@ class Planner:
         for key, e in queue:
             if e.admitted < e.w.replicas and e.budget is not None:
                 self._waiting.setdefault(e.budget, []).append(key)
+        self._victims = {v.victim for v in victims}
+        self._queued: dict[str, list[tuple[QueueKey, Entry]]] = {}
+        """Per budget, the queue of this cycle and of `add`: what `release` may admit."""
+        for key, e in queue:
+            if e.budget is not None:
+                self._queued.setdefault(e.budget, []).append((key, e))
 
     # -- output --------------------------------------------------------------------------
 
@@ -274,7 +280,96 @@ class Planner:
         e.reason, e.message = describe(cycle, e)
         if e.admitted >= workload.replicas:
             return self._single(e, None)
-        return self._single(e, self._enqueue(budget, e.queue_key(e.admitted > 0)))
+        queue_key = e.queue_key(e.admitted > 0)
+        bisect.insort(self._queued.setdefault(budget, []), (queue_key, e), key=lambda i: i[0])
+        return self._single(e, self._enqueue(budget, queue_key))
+
+    def release(self, key: str) -> dict[str, WorkloadDecision] | None:
+        """A workload deleted since the snapshot: give its budget cores back and admit, in queue
+        order, the waiting work of its cohort that now fits. Returns the decisions that changed
+        (workloads newly admitted or grown), or None, meaning "wait for a full cycle", when a
+        shortcut could be wrong (see `_releasable`).
+
+        Free before use: only budget cores are given back. Node cores stay taken, because the
+        deleted workload's pods run until the garbage collector and the kubelet remove them; a
+        full cycle counts them free once the pod watch shows them gone. So, like `add`, this
+        takes only what a full cycle on the same state would also find free, never more.
+        """
+        cycle = self._cycle
+        e = cycle.entries.get(key)
+        if e is None:
+            return {}  # never planned (or already released): nothing held
+        if not self._releasable(e):
+            return None
+        del cycle.entries[key]
+        budget = e.budget
+        if budget is None:
+            return {}
+        held = e.admitted * e.cores
+        if held:
+            cycle.ledger.add(budget, -held)
+        queue = self._queued.get(budget)
+        if queue is not None:
+            self._queued[budget] = [(k, q) for k, q in queue if q is not e]
+        waiting = self._waiting.get(budget)
+        if waiting is not None:
+            self._waiting[budget] = [k for k in waiting if k[3] != key]
+        if not held:
+            return {}
+        return self._admit_cohort(budget)
+
+    def _releasable(self, e: Entry) -> bool:
+        """Whether releasing this entry alone is exactly what a full cycle would do: it holds
+        plain admitted replicas (nothing frozen, unplaced, pinned, released or in preemption),
+        and its cohort has no StrictFIFO budget (whose head rules are a full cycle's)."""
+        if e.frozen or e.unplaced or e.pinned or e.released or e.w.releasing:
+            return False
+        if e.w.key in self._victims:
+            return False
+        if e.budget is None:
+            return True
+        cohort = self._cycle.ledger.cohort[e.budget]
+        return not any(
+            b.queueing == "StrictFIFO"
+            for name, b in self._cycle.budgets.items()
+            if self._cycle.ledger.cohort[name] == cohort
+        )
+
+    def _admit_cohort(self, budget: str) -> dict[str, WorkloadDecision]:
+        """Admit what now fits of the waiting work of `budget`'s cohort, in queue order, with
+        the full cycle's own `admit_queue` (owners before borrowers). Preemptors keep waiting:
+        their claim is already held and a full cycle admits them once their victims are gone."""
+        cycle = self._cycle
+        cohort = cycle.ledger.cohort[budget]
+        queue = sorted(
+            (
+                item
+                for name, items in self._queued.items()
+                if cycle.ledger.cohort[name] == cohort
+                for item in items
+                if item[1].admitted < item[1].w.replicas and item[1].reason != Reason.PREEMPTING
+            ),
+            key=lambda item: item[0],
+        )
+        before = {id(e): e.admitted for _, e in queue}
+        admit_queue(cycle, queue)
+        changed: dict[str, WorkloadDecision] = {}
+        for _, e in queue:
+            if e.admitted == before[id(e)]:
+                continue
+            e.reason, e.message = describe(cycle, e)
+            assert e.budget is not None
+            waiting = self._waiting.get(e.budget, [])
+            self._waiting[e.budget] = [k for k in waiting if k[3] != e.w.key]
+            position = None
+            if e.admitted < e.w.replicas:  # elastic, partly admitted: it waits to grow
+                growth = e.queue_key(True)
+                position = self._enqueue(e.budget, growth)
+                items = [i for i in self._queued[e.budget] if i[1] is not e]
+                bisect.insort(items, (growth, e), key=lambda i: i[0])
+                self._queued[e.budget] = items
+            changed[e.w.key] = self._single(e, position)
+        return changed
 
     def _enqueue(self, budget: str, key: QueueKey) -> int:
         waiting = self._waiting.setdefault(budget, [])

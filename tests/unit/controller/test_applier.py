@@ -370,17 +370,81 @@ def test_losing_the_lease_drops_queued_writes_but_not_in_flight_ones() -> None:
 
 
 def test_events_only_for_transitions_a_user_must_see() -> None:
+    """A wait someone must act on (here: no such budget) is an Event, and so is its end."""
     api = FakeApi()
 
     async def scenario() -> None:
         applier = make(api)
-        await applier.apply(state([workload("late")]), plan(queued("late", 1)))
+        orphan = replace(
+            queued("late", 0),
+            budget=None,
+            reason=Reason.UNKNOWN_BUDGET,
+            message="budget team does not exist",
+            queue_position=None,
+        )
+        await applier.apply(state([workload("late")]), plan(orphan))
         await settle(applier)
         queued_status = api.of("status", "team/late")[-1].body
+        assert queued_status["reason"] == "UnknownBudget"
         late = workload("late", status=queued_status)
         await applier.apply(state([late]), plan(admitted("late")))
         await settle(applier)
         assert [e.body["reason"] for e in api.of("event")] == ["Queued", "Admitted"]
+        applier.close()
+
+    run(scenario)
+
+
+def test_a_short_routine_wait_at_any_depth_costs_one_status_write_its_admission() -> None:
+    """Issue #15: a short wait behind others in a queue is written nowhere (no status, no
+    Event) until the workload is admitted: positions are computed on demand."""
+    api = FakeApi()
+    clock = Clock()
+
+    async def scenario() -> None:
+        applier = make(api, clock=clock, deep_status_delay=30.0)
+        w = workload("deep")
+        for position, free in [(40, 3), (31, 2), (12, 0), (2, 1)]:
+            clock.now += 5
+            await applier.apply(state([w]), plan(queued("deep", position, free=free)))
+        await settle(applier)
+        assert api.of("status", "team/deep") == [] and api.of("event") == []
+        await applier.apply(state([w]), plan(admitted("deep")))
+        await settle(applier)
+        assert [s.body["phase"] for s in api.of("status", "team/deep")] == ["Admitted"]
+        assert api.of("event") == []
+        assert len([c for c in api.calls if c.target == "team/deep"]) == 2  # + its Deployment
+        applier.close()
+
+    run(scenario)
+
+
+def test_a_long_wait_deep_in_a_queue_is_written_once_and_not_refreshed() -> None:
+    """`kubectl get aw` must say Queued and why for a workload that waits minutes, but a deep
+    position is written once (after deep_status_delay) and never refreshed."""
+    api = FakeApi()
+    clock = Clock()
+
+    async def scenario() -> None:
+        applier = make(api, clock=clock, deep_status_delay=30.0)
+        w = workload("deep")
+        await applier.apply(state([w]), plan(queued("deep", 40, free=3)))
+        await settle(applier)
+        assert api.of("status", "team/deep") == []
+        clock.now += 30
+        await applier.apply(state([w]), plan(queued("deep", 38, free=2)))
+        await settle(applier)
+        written = api.of("status", "team/deep")
+        assert [(s.body["phase"], s.body["reason"]) for s in written] == [
+            ("Queued", "BudgetExhausted")
+        ]
+        w = workload("deep", status=written[-1].body)
+        for position in (30, 20, 10):
+            clock.now += 60
+            await applier.apply(state([w]), plan(queued("deep", position, free=1)))
+        await settle(applier)
+        assert len(api.of("status", "team/deep")) == 1
+        assert api.of("event") == []
         applier.close()
 
     run(scenario)
@@ -392,31 +456,40 @@ def test_queue_position_and_message_numbers_are_refreshed_at_a_bounded_rate() ->
     pokes: list[str] = []
 
     async def scenario() -> None:
-        applier = make(api, clock=clock, queue_refresh_interval=30.0)
+        applier = make(api, clock=clock, queue_refresh_interval=30.0, head_status_delay=5.0)
         applier.poke = pokes.append
-        await applier.apply(state([workload("q")]), plan(queued("q", 5, free=3)))
+        await applier.apply(state([workload("q")]), plan(queued("q", 1, free=3)))
         await settle(applier)
-        assert len(api.of("status", "team/q")) == 1  # first queued: written at once
+        # The head of a routine queue is written once it has waited head_status_delay.
+        assert api.of("status", "team/q") == [] and applier._wake_at is not None
+        clock.now += 5
+        await applier.apply(state([workload("q")]), plan(queued("q", 1, free=3)))
+        await settle(applier)
+        assert [s.body["queuePosition"] for s in api.of("status", "team/q")] == [1]
         current = workload("q", status=api.of("status", "team/q")[-1].body)
         # Each cycle the position and the free cores move: nothing is written for 30 s.
-        for position, free in [(4, 2), (3, 1), (3, 0), (2, 3)]:
+        for position, free in [(2, 2), (3, 1), (3, 0), (2, 3)]:
             clock.now += 5
             await applier.apply(state([current]), plan(queued("q", position, free=free)))
         await settle(applier)
         assert len(api.of("status", "team/q")) == 1
         # A held-back value is not lost: the loop is poked when the interval ends, and then
         # the latest value lands.
-        assert applier._wake_at is not None
         clock.now += 15
         await applier.apply(state([current]), plan(queued("q", 2, free=3)))
         await settle(applier)
-        assert [s.body["queuePosition"] for s in api.of("status", "team/q")] == [5, 2]
-        # Reaching the head of the queue is written at once.
+        assert [s.body["queuePosition"] for s in api.of("status", "team/q")] == [1, 2]
+        # A deep position is never refreshed (computed on demand) ...
         current = workload("q", status=api.of("status", "team/q")[-1].body)
+        clock.now += 60
+        await applier.apply(state([current]), plan(queued("q", 4, free=3)))
+        await settle(applier)
+        assert [s.body["queuePosition"] for s in api.of("status", "team/q")] == [1, 2]
+        # ... reaching the head of the queue is written at once.
         clock.now += 1
         await applier.apply(state([current]), plan(queued("q", 1, free=3)))
         await settle(applier)
-        assert [s.body["queuePosition"] for s in api.of("status", "team/q")] == [5, 2, 1]
+        assert [s.body["queuePosition"] for s in api.of("status", "team/q")] == [1, 2, 1]
         # A change of reason is written at once, whatever the interval.
         current = workload("q", status=api.of("status", "team/q")[-1].body)
         clock.now += 1
@@ -424,7 +497,7 @@ def test_queue_position_and_message_numbers_are_refreshed_at_a_bounded_rate() ->
         await applier.apply(state([current]), plan(no_room))
         await settle(applier)
         assert api.of("status", "team/q")[-1].body["reason"] == "NoCapacity"
-        assert len(api.of("event")) == 1  # the first Queued only
+        assert api.of("event") == []  # a routine wait: no Event
         applier.close()
 
     run(scenario)
@@ -436,21 +509,21 @@ def test_held_back_status_pokes_the_loop_when_its_interval_ends() -> None:
 
     async def scenario() -> None:
         clock = Clock()  # the hold is measured on it; the poke timer runs on the event loop
-        applier = make(api, clock=clock, queue_refresh_interval=0.05)
+        applier = make(api, clock=clock, queue_refresh_interval=0.05, head_status_delay=0.0)
         applier.poke = pokes.append
-        await applier.apply(state([workload("q")]), plan(queued("q", 5)))
+        await applier.apply(state([workload("q")]), plan(queued("q", 1)))
         await settle(applier)
         current = workload("q", status=api.of("status", "team/q")[-1].body)
-        await applier.apply(state([current]), plan(queued("q", 4)))
+        await applier.apply(state([current]), plan(queued("q", 2)))
         assert len(api.of("status", "team/q")) == 1 and not pokes
         deadline = time.monotonic() + 5
         while not pokes:
             assert time.monotonic() < deadline, "the loop was never poked"
             await asyncio.sleep(0.005)
         clock.now += 1
-        await applier.apply(state([current]), plan(queued("q", 4)))
+        await applier.apply(state([current]), plan(queued("q", 2)))
         await settle(applier)
-        assert [s.body["queuePosition"] for s in api.of("status", "team/q")] == [5, 4]
+        assert [s.body["queuePosition"] for s in api.of("status", "team/q")] == [1, 2]
         applier.close()
 
     run(scenario)

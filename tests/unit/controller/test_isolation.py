@@ -48,7 +48,10 @@ GOOD_SPEC: dict[str, Any] = {
         },
     },
 }
-BAD_BASE = {**GOOD_SPEC, "budget": "team-bad"}
+BAD_BASE = {**GOOD_SPEC, "budget": "team-bad", "placement": {"pools": ["g3"], "spread": "Zone"}}
+"""The bad team has its own budget and pool (its budget allows only g3), so whatever valid value
+it takes (7 replicas, priority 1000) it never contends with the good team for cores: any
+change to the good team's decision is a leak."""
 PATHS: list[tuple[Any, ...]] = [
     (),
     ("budget",),
@@ -115,13 +118,13 @@ def workload(namespace: str, name: str, spec: dict[str, Any]) -> ObjectFacts:
 
 def builder(bad: dict[str, Any] | None) -> SnapshotBuilder:
     made = SnapshotBuilder()
-    for i in range(4):
+    for i in range(8):
         made.nodes_and_pods.nodes.put(
             f"n{i}",
             NodeFacts(
                 labels={
                     "kubernetes.io/arch": "arm64",
-                    "karpenter.sh/nodepool": "g4",
+                    "karpenter.sh/nodepool": "g4" if i < 4 else "g3",
                     "topology.kubernetes.io/zone": f"z{i % 2}",
                 },
                 allocatable_millicores=16000,
@@ -129,12 +132,14 @@ def builder(bad: dict[str, Any] | None) -> SnapshotBuilder:
                 schedulable=True,
             ),
         )
-    pool = {"nodeSelector": {"matchLabels": {"karpenter.sh/nodepool": "g4"}}}
-    made.pools.put("g4", ObjectFacts(None, "g4", "uid-g4", 1, CREATED, pool, {}))
-    for team in ("good", "bad"):
+    for name in ("g4", "g3"):
+        pool = {"nodeSelector": {"matchLabels": {"karpenter.sh/nodepool": name}}}
+        made.pools.put(name, ObjectFacts(None, name, f"uid-{name}", 1, CREATED, pool, {}))
+    for team, pools in (("good", ["g4"]), ("bad", ["g3"])):
         budget = {
             "namespaceSelector": {"matchLabels": {"team": team}},
             "cores": 32,
+            "pools": pools,
         }
         made.budgets.put(
             f"team-{team}", ObjectFacts(None, f"team-{team}", f"uid-{team}", 1, CREATED, budget, {})

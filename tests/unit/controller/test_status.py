@@ -53,10 +53,16 @@ def test_conditions_keep_their_transition_time_while_unchanged() -> None:
 def test_events_name_each_transition() -> None:
     queued = workload_status(QUEUED, 0, 1, {})
     admitted = workload_status(ADMITTED, 2, 1, queued)
-    assert transition_events({}, QUEUED) == [("Normal", "Queued", "needs 8 cores")]
-    # A routine first admission has no Event: its Admitted condition records it.
+    # A routine wait (behind others, for cores) and a routine admission have no Event: the
+    # status and the Admitted condition record them (issue #15: writes per admission).
+    assert transition_events({}, QUEUED) == []
     assert transition_events({}, ADMITTED) == []
-    assert [e[1] for e in transition_events(queued, ADMITTED)] == ["Admitted"]
+    assert transition_events(queued, ADMITTED) == []
+    # A wait someone must act on is an Event, and so is its end.
+    orphan = replace(QUEUED, reason=Reason.UNKNOWN_BUDGET, message="no budget x")
+    assert transition_events({}, orphan) == [("Normal", "Queued", "no budget x")]
+    orphaned = workload_status(orphan, 0, 1, {})
+    assert [e[1] for e in transition_events(orphaned, ADMITTED)] == ["Admitted"]
     grown = replace(ADMITTED, admitted_replicas=3, assignments=(("g4", 3),))
     assert [e[1] for e in transition_events(admitted, grown)] == ["Resized"]
     moved = replace(ADMITTED, assignments=(("g3", 2),))

@@ -16,8 +16,13 @@ Each workload is applied on its own (rule 9): an exception while applying one, o
 API server refuses as invalid, marks that generation `rejected` (the snapshot then plans it as
 Invalid, with the reason) and the rest of the plan still lands.
 
-Write budget: a workload admitted at once costs its Deployment, its PodDisruptionBudget, its
-status when admitted and its status when Running.
+Write budget (issue #15: at most 3 per admitted workload): a workload costs its Deployment, its
+PodDisruptionBudget and one status write carrying its admission when it is admitted within
+seconds, whatever the queue depth (`status_writes`: no Event for a routine wait, and a status
+for it only after 5 s at the head of a queue or 30 s deeper, never refreshed deep in it); its
+status when Running comes on top when its pods become Ready. Deleting a workload costs nothing:
+its Deployments and PodDisruptionBudget carry ownerReferences and Kubernetes' garbage
+collector removes them.
 """
 
 from __future__ import annotations
@@ -90,8 +95,12 @@ class Applier:
     """At most one rewrite per workload this often for a moved queuePosition or message numbers."""
     progress_interval: float = 5.0
     """At most one rewrite per workload this often for readyReplicas moving within one phase."""
-    aggregate_interval: float = 5.0
+    aggregate_interval: float = 15.0
     """At most one CoreBudget / CorePool status write per object this often."""
+    head_status_delay: float = 5.0
+    """A routine wait is written for the head of a queue once it has waited this long."""
+    deep_status_delay: float = 30.0
+    """A routine wait deeper in a queue is written once it has waited this long."""
     retry_delay: float = 1.0
     """After a failed write, poke the loop this much later (not at once: the API may be down),
     doubling with each consecutive failure of the same object up to `max_retry_delay`."""
@@ -126,6 +135,8 @@ class Applier:
             queue_refresh_interval=self.queue_refresh_interval,
             progress_interval=self.progress_interval,
             aggregate_interval=self.aggregate_interval,
+            head_status_delay=self.head_status_delay,
+            deep_status_delay=self.deep_status_delay,
         )
 
     async def apply(self, state: ClusterState, plan: Plan) -> None:
@@ -161,6 +172,26 @@ class Applier:
             )
             writes.extend(self.statuses.write("corepools", None, name, pool.facts.status, status))
         export_gauges(state, plan)
+        if writes:
+            assert self.writer is not None
+            self.writer.submit(writes)
+
+    async def apply_decisions(
+        self,
+        state: ClusterState,
+        decisions: Mapping[str, WorkloadDecision],
+        workloads: Mapping[str, Parsed[AgentWorkloadSpec]],
+    ) -> None:
+        """Queue the writes of an incremental step (incremental.py) for these workloads only,
+        against the last full cycle's `state`; budgets, pools and gauges wait for a full one."""
+        writes: list[Write] = []
+        for key, decision in decisions.items():
+            parsed = workloads[key]
+            try:
+                writes.extend(self._workload_writes(key, parsed, decision, state))
+            except Exception as error:  # rule 9: one workload never stops the others
+                log.exception("cannot apply the decision for workload %s", key)
+                self._reject(key, parsed.facts.generation, f"cannot be rendered: {error!r}")
         if writes:
             assert self.writer is not None
             self.writer.submit(writes)

@@ -1,8 +1,11 @@
 """The PodDisruptionBudget of each admitted workload: minAvailable = minReplicas.
 
 So `kubectl drain`, node upgrades and Karpenter's disruption never take a workload below its
-floor. Kept while the workload is admitted and spec.podDisruptionBudget is Enabled; created
-(never applied over one Paddock does not own) and deleted with a uid precondition.
+floor. Created at the workload's first admission (never applied over one Paddock does not own)
+and kept, while spec.podDisruptionBudget is Enabled, until the workload is deleted (its
+ownerReference lets the garbage collector remove it): a workload preempted to zero replicas
+keeps it, since a budget selecting no pod blocks nothing, and its re-admission then costs no
+write for it. Disabling it deletes it with a uid precondition.
 """
 
 from __future__ import annotations
@@ -44,14 +47,13 @@ class PdbWrites:
             return []
         found = state.pdbs.get(key)
         want: int | None = None
-        if (
-            spec is not None
-            and decision.admitted_replicas
-            and spec.pod_disruption_budget == "Enabled"
-        ):
-            want = min(spec.effective_min_replicas, decision.admitted_replicas)
         written = self.written.get(key)
         have = written if written is not None else (found.min_available if found else None)
+        if spec is not None and spec.pod_disruption_budget == "Enabled":
+            if decision.admitted_replicas:
+                want = min(spec.effective_min_replicas, decision.admitted_replicas)
+            elif isinstance(have, int) and have != DELETED_PDB:
+                want = have  # holds nothing now: keep it as it is, it protects no pod
         if have == (want if want is not None else DELETED_PDB) or (want is None and found is None):
             return []
         namespace = facts.namespace or ""

@@ -1,10 +1,16 @@
 """When a status subresource is written: only what differs, and drift on a slow clock.
 
-- Workload status: a change that is only `queuePosition`, the numbers in a message (free cores
-  move every cycle), or `readyReplicas` while the phase stays is written at most once per
-  `queue_refresh_interval` (positions and messages) or `progress_interval` (ready counts) per
-  workload; reaching queue position 1 is written at once. Anything else (phase, reason, the
-  wording of the message, admitted replicas, conditions) is written at once.
+- A routine wait (`status.ROUTINE_WAITS`: waiting for cores behind others) of a workload that
+  has no status yet is written only once it has waited `head_status_delay` at the head of its
+  queue, or `deep_status_delay` deeper in it: a workload admitted within that time costs one
+  status write, its admission, whatever the queue depth, and one that waits longer still shows
+  `Queued` and why in `kubectl get aw` (`kubectl paddock` computes positions on demand).
+- Workload status: a change that is only `queuePosition` or the numbers in a message (free cores
+  move every cycle) is written at most once per `queue_refresh_interval`, and only when the
+  written or the new position is the head of the queue (deep positions are never refreshed);
+  reaching queue position 1 is written at once. `readyReplicas` moving while the phase stays is
+  written at most once per `progress_interval`. Anything else (phase, reason, the wording of
+  the message, admitted replicas, conditions) is written at once.
 - CoreBudget and CorePool status are aggregates: at most one write per object per
   `aggregate_interval`, except a change of their condition, written at once.
 - A write held back by those intervals is not lost: `wake` pokes the loop when the interval
@@ -15,6 +21,7 @@ What was queued is remembered until the watch echoes it, so an in-flight write i
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
@@ -22,6 +29,7 @@ from typing import Any
 
 from paddock import GROUP, VERSION
 from paddock.controller.applier.clients import API_TIMEOUT, Clients
+from paddock.controller.status import routine_wait
 from paddock.controller.writer import Write
 
 _NUMBER = re.compile(r"\d+")
@@ -66,11 +74,18 @@ class StatusWrites:
     """Poke the loop after a delay: a held-back status is written then."""
     queue_refresh_interval: float = 30.0
     progress_interval: float = 5.0
-    aggregate_interval: float = 5.0
+    aggregate_interval: float = 15.0
+    head_status_delay: float = 5.0
+    """A routine wait is written for the head of a queue once it has waited this long."""
+    deep_status_delay: float = 30.0
+    """A routine wait deeper in a queue is written once it has waited this long (its position
+    is then not refreshed): a workload that waits minutes still says Queued and why."""
     held: bool = False
     """Set when a change was held back (the caller then does not consider the object settled)."""
     written: dict[MemoryKey, dict[str, Any]] = field(default_factory=dict)
     written_at: dict[MemoryKey, float] = field(default_factory=dict)
+    first_seen: dict[MemoryKey, float] = field(default_factory=dict)
+    """When each workload without a status was first asked about (its wait started)."""
 
     def write(
         self,
@@ -92,13 +107,13 @@ class StatusWrites:
         baseline = written if written is not None else current
         if strip_volatile(baseline) == strip_volatile(desired):
             return []
-        hold = self._hold(plural, baseline, desired)
-        if hold:
-            since = self.clock() - self.written_at.get(memory_key, float("-inf"))
-            if since < hold:
-                self.held = True
-                self.wake(hold - since, f"{plural} status held back")
-                return []
+        wait = self._wait(memory_key, baseline, desired)
+        if wait == math.inf:
+            return []  # not worth a write: settled until something else changes
+        if wait > 0:
+            self.held = True
+            self.wake(wait, f"{plural} status held back")
+            return []
         self.written[memory_key] = desired
         self.written_at[memory_key] = self.clock()
 
@@ -142,6 +157,22 @@ class StatusWrites:
             )
         ]
 
+    def _wait(
+        self, memory_key: MemoryKey, before: Mapping[str, Any], after: Mapping[str, Any]
+    ) -> float:
+        """How much longer this change must wait (0: write now; inf: do not write it)."""
+        now = self.clock()
+        if memory_key[0] == "agentworkloads" and not before.get("phase") and routine_wait(after):
+            started = self.first_seen.setdefault(memory_key, now)
+            head = after.get("queuePosition") == 1
+            delay = self.head_status_delay if head else self.deep_status_delay
+            return max(0.0, started + delay - now)
+        hold = self._hold(memory_key[0], before, after)
+        if hold in (0.0, math.inf):
+            return hold
+        since = now - self.written_at.get(memory_key, -math.inf)
+        return max(0.0, hold - since)
+
     def _hold(self, plural: str, before: Mapping[str, Any], after: Mapping[str, Any]) -> float:
         """How long since the last write of this object a change must wait (0: write now)."""
         if plural != "agentworkloads":
@@ -152,14 +183,16 @@ class StatusWrites:
             return 0.0  # phase, reason, wording, admission, conditions: the user must see it
         if before.get("readyReplicas") != after.get("readyReplicas"):
             return self.progress_interval
-        position = after.get("queuePosition")
-        if position == 1 and before.get("queuePosition") != 1:
+        position, was = after.get("queuePosition"), before.get("queuePosition")
+        if position == 1 and was != 1:
             return 0.0  # reaching the head of the queue is worth telling at once
+        if position != 1 and was != 1:
+            return math.inf  # a deep position is computed on demand, never refreshed
         return self.queue_refresh_interval
 
     def forget(self, alive: Mapping[str, Mapping[str, Any]]) -> None:
         """Drop memories of objects that are gone (`alive`: plural -> objects by key)."""
-        for memories in (self.written, self.written_at):
+        for memories in (self.written, self.written_at, self.first_seen):
             for memory_key in list(memories):
                 plural, key = memory_key
                 if key not in alive[plural]:
