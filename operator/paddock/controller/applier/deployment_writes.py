@@ -15,10 +15,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubernetes import client
-
 from paddock.api import AgentWorkloadSpec, CorePoolSpec
-from paddock.controller.applier.clients import API_TIMEOUT, Clients, owned_write
+from paddock.controller.applier.clients import API_TIMEOUT, Clients, owned_delete, owned_write
 from paddock.controller.cluster_state import ClusterState, Parsed
 from paddock.controller.deployments import PoolPlacement, WorkloadRef, render_deployment
 from paddock.controller.labels import FIELD_MANAGER
@@ -75,7 +73,16 @@ class DeploymentWrites:
                 continue
             if self.written.get((key, pool_name)) == DELETED:
                 continue  # its delete is queued or in flight
-            freeing.append(self._delete_write(key, pool_name, namespace, deployment))
+            freeing.append(
+                self._delete_write(
+                    key, pool_name, namespace, deployment.name, deployment.uid, parsed
+                )
+            )
+        for pool_name in self._unseen(key, state, existing, desired):
+            # Created (or queued) by this replica, not yet seen by the watch, and no longer
+            # wanted: a queued create is replaced by the delete; one in flight is followed by it.
+            name = self.rendered[(key, pool_name)][1]["metadata"]["name"]
+            freeing.append(self._delete_write(key, pool_name, namespace, name, None, parsed))
         for pool_name, replicas in decision.assignments:
             pool = state.pools.get(pool_name)
             found = existing.get(pool_name)
@@ -241,30 +248,53 @@ class DeploymentWrites:
             missing_ok=True,
         )
 
+    def _unseen(
+        self,
+        key: str,
+        state: ClusterState,
+        existing: Mapping[str, DeploymentFacts],
+        desired: Mapping[str, int],
+    ) -> list[str]:
+        """Pools where this replica queued a create or apply the watch has not shown yet."""
+        return [
+            pool
+            for pool in state.pools
+            if pool not in existing
+            and pool not in desired
+            and self.written.get((key, pool)) not in (None, DELETED)
+            and (key, pool) in self.rendered
+        ]
+
     def _delete_write(
-        self, key: str, pool: str, namespace: str, deployment: DeploymentFacts
+        self,
+        key: str,
+        pool: str,
+        namespace: str,
+        name: str,
+        uid: str | None,
+        parsed: Parsed[AgentWorkloadSpec],
     ) -> Write:
-        """Delete an owned Deployment, only if it is still the same object (uid precondition)."""
+        """Delete an owned Deployment: the same object (uid precondition) when listed, or by
+        name after checking the workload owns it when this replica created it unseen."""
         self.written[(key, pool)] = DELETED
 
         def failed() -> None:
             if self.written.get((key, pool)) == DELETED:
                 del self.written[(key, pool)]
 
-        options = client.V1DeleteOptions(
-            propagation_policy="Background",
-            preconditions=client.V1Preconditions(uid=deployment.uid) if deployment.uid else None,
-        )
+        apps = self.clients.apps
         return Write(
             lane=("deployments", key),
             target=("deployment", key, pool),
             kind="deployment-delete",
-            call=lambda: self.clients.apps.delete_namespaced_deployment(
-                deployment.name,
-                namespace,
-                body=options,
-                _preload_content=False,
-                _request_timeout=API_TIMEOUT,
+            call=owned_delete(
+                delete=apps.delete_namespaced_deployment,
+                read=apps.read_namespaced_deployment,
+                name=name,
+                namespace=namespace,
+                uid=uid,
+                owner_uid=parsed.facts.uid,
+                propagation="Background",
             ),
             on_failure=failed,
             missing_ok=True,
