@@ -56,7 +56,7 @@ def _keep_releasing(cycle: Cycle, e: Entry) -> None:
     against them meanwhile (a crash between the two writes would over-commit the budget)."""
     if e.budget is None:
         return
-    given_up = max(0, e.start - e.admitted)  # pods or not: the Deployments still ask for them
+    given_up = min(max(0, e.start - e.admitted), e.running)  # only running pods hold cores
     e.released = given_up * e.w.cores_per_replica
     releasing = max(0, e.w.releasing) * e.w.cores_per_replica + e.released
     if releasing:
