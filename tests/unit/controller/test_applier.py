@@ -520,8 +520,11 @@ def test_a_moved_workload_deletes_its_old_deployment_once() -> None:
         old = DeploymentFacts("mover-g3", "team/mover", "g3", 2, 2, "x")
         for _ in range(3):
             await applier.apply(state([w], {"team/mover": (old,)}), plan(admitted("mover")))
-        wait_until(lambda: len(api.preload) >= 3, what="writes in flight")
+        wait_until(lambda: api.preload, what="the delete in flight")
+        assert api.of("deployment") == []  # grows only once the old pods are gone
         release.set()
+        await settle(applier)
+        await applier.apply(state([w]), plan(admitted("mover")))  # the watch saw it go
         await settle(applier)
         assert len(api.of("deployment-delete")) == 1
         assert len(api.of("deployment")) == 1
@@ -579,9 +582,9 @@ def test_a_settled_workload_is_looked_at_again_when_the_cluster_drifts() -> None
 
 
 def test_a_move_frees_before_it_uses_and_its_status_waits_for_the_freeing() -> None:
-    """The delete of the old pool's Deployment is queued before the new pool's create, in one
-    lane, and a status that gives replicas up lands after them: a crash in between never leaves
-    more replicas running than admitted."""
+    """The old pool's Deployment is deleted first and the new pool's is created only once the
+    cluster shows the old one and its pods gone; a status that gives replicas up lands after
+    the delete: a crash in between never leaves more pods running than admitted."""
     api = FakeApi()
     other = Parsed(
         ObjectFacts(None, "g3", "uid-g3", 1, "2026-01-01T00:00:00Z", {}, {}),
@@ -601,9 +604,16 @@ def test_a_move_frees_before_it_uses_and_its_status_waits_for_the_freeing() -> N
         assert api.of("status", "team/mover") == []  # and so does the status
         release.set()
         await settle(applier)
+        assert api.of("deployment", "team/mover") == []  # the old pods may still run
+        gone = old._replace(replicas=0, pods=1)  # scaled to nothing, one pod still going
+        await applier.apply(replace(s, deployments={"team/mover": (gone,)}), plan(moved))
+        await settle(applier)
+        assert api.of("deployment", "team/mover") == []
+        await applier.apply(replace(s, deployments={}), plan(moved))  # the watch saw it go
+        await settle(applier)
         mine = ("team/mover", "team/mover-old")
         kinds = [c.kind for c in api.calls if c.kind != "event" and c.target in mine]
-        assert kinds == ["deployment-delete", "deployment", "status"]
+        assert kinds == ["deployment-delete", "status", "deployment"]
         applier.close()
 
     run(scenario)

@@ -59,8 +59,10 @@ class DeploymentWrites:
         also whether any of the writes frees replicas.
 
         Free before use: deletes and scale-downs are queued before creates and scale-ups (the
-        workload's Deployment writes run in order in one lane), so a move never runs more
-        replicas than admitted, not even if the process dies between the two writes.
+        workload's Deployment writes run in order in one lane), and creates and scale-ups wait
+        while any of its Deployments still runs pods or replicas beyond what is now wanted in
+        its pool (a later cycle, poked by the watch, queues them). So a move never runs more
+        pods than admitted, not even for a moment, and not if the process dies in between.
         """
         namespace = parsed.facts.namespace or ""
         existing = {d.pool: d for d in state.deployments.get(key, ())}
@@ -69,7 +71,7 @@ class DeploymentWrites:
         using: list[Write] = []
         overrides: list[str] = []
         for pool_name, deployment in existing.items():
-            if pool_name in desired or deployment.replicas < 0:
+            if pool_name in desired or deployment.replicas < 0 or deployment.deleting:
                 continue
             if self.written.get((key, pool_name)) == DELETED:
                 continue  # its delete is queued or in flight
@@ -78,15 +80,22 @@ class DeploymentWrites:
                     key, pool_name, namespace, deployment.name, deployment.uid, parsed
                 )
             )
-        for pool_name in self._unseen(key, state, existing, desired):
+        unseen = self._unseen(key, state, existing, desired)
+        for pool_name in unseen:
             # Created (or queued) by this replica, not yet seen by the watch, and no longer
             # wanted: a queued create is replaced by the delete; one in flight is followed by it.
             name = self.rendered[(key, pool_name)][1]["metadata"]["name"]
             freeing.append(self._delete_write(key, pool_name, namespace, name, None, parsed))
+        # Still freeing: grow only once the cluster shows the pods gone (a later cycle).
+        may_grow = not unseen and all(
+            not d.deleting and d.occupying <= desired.get(d.pool, 0) for d in existing.values()
+        )
         for pool_name, replicas in decision.assignments:
             pool = state.pools.get(pool_name)
             found = existing.get(pool_name)
             queue = freeing if found is not None and replicas < found.replicas else using
+            if (queue is using and not may_grow) or (found is not None and found.deleting):
+                continue
             if pool is None or pool.spec is None or parsed.spec is None:
                 # The pool was deleted under running pods: its Deployment stays as rendered;
                 # only its replica count follows the admission.
@@ -294,7 +303,8 @@ class DeploymentWrites:
                 namespace=namespace,
                 uid=uid,
                 owner_uid=parsed.facts.uid,
-                propagation="Background",
+                # The Deployment stays listed until its pods are gone: free before use.
+                propagation="Foreground",
             ),
             on_failure=failed,
             missing_ok=True,
