@@ -227,7 +227,9 @@ class Snapshot:
         deployments: dict[str, list[dict[str, Any]]] = {}
         for d in apps.list_namespaced_deployment(namespace, **at).to_dict()["items"]:
             owner = (d["metadata"].get("labels") or {}).get("paddock.dev/workload")
-            if owner:
+            # Deleted in the foreground: listed until its pods are gone, which the pod checks
+            # still count; its replicas are no longer asked for.
+            if owner and not d["metadata"].get("deletion_timestamp"):
                 deployments.setdefault(owner, []).append(d)
         pods: dict[str, list[dict[str, Any]]] = {}
         node_pods: dict[str, list[dict[str, Any]]] = {}

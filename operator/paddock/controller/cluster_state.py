@@ -164,9 +164,10 @@ def provisioning_times(status: Mapping[str, Any]) -> tuple[float | None, float |
 
 def _releasing(own: Sequence[DeploymentFacts], current: tuple[tuple[str, int], ...]) -> int:
     """Replicas the workload's Deployments still run beyond what it holds now, per pool: a
-    scale-down, move or delete this replica decided but the watch has not shown done."""
+    scale-down, move or delete this replica decided but the watch has not shown done, with
+    its pods gone (a Deployment's pods trail its replica count)."""
     held = dict(current)
-    return sum(max(0, d.replicas - held.get(d.pool, 0)) for d in own)
+    return sum(max(0, d.occupying - held.get(d.pool, 0)) for d in own)
 
 
 def _planner_workload(
@@ -471,7 +472,9 @@ class SnapshotBuilder:
             own = deployments.get(key, ())
             current = self.admitted_override.get(key)
             if current is None:
-                current = tuple(sorted((d.pool, d.replicas) for d in own if d.replicas > 0))
+                current = tuple(
+                    sorted((d.pool, d.replicas) for d in own if d.replicas > 0 and not d.deleting)
+                )
             placed = self._placed(key, own, workload.spec, existing_nodes)
             releasing = _releasing(own, current)
             try:

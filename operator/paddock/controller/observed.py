@@ -75,6 +75,19 @@ class DeploymentFacts(NamedTuple):
     cores: int = 0
     """Whole cores one replica of its pod template takes (its effective CPU request, rounded up):
     what its running replicas count when the workload's own spec cannot be read."""
+    pods: int = 0
+    """status.replicas: the pods (not terminating) its ReplicaSets still have, as the Deployment
+    controller last counted. After a scale-down it trails `replicas` until the pods go."""
+
+    deleting: bool = False
+    """It has a deletionTimestamp: deleted in the foreground, it stays listed until its
+    ReplicaSets and pods are gone."""
+
+    @property
+    def occupying(self) -> int:
+        """Replicas it runs or asks for, whichever is more: what it frees only once the
+        cluster shows the scale-down done, pods included."""
+        return max(self.replicas, self.pods)
 
 
 class PdbFacts(NamedTuple):
@@ -270,6 +283,8 @@ def deployment_facts(body: Mapping[str, Any]) -> DeploymentFacts | None:
         uid=metadata.get("uid", ""),
         owner_uid=owner,
         cores=-(-cpu // 1000),
+        pods=int(status.get("replicas") or 0),
+        deleting=bool(metadata.get("deletionTimestamp")),
     )
 
 

@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
@@ -76,8 +77,21 @@ class FakeApi:
         workload = body["metadata"]["labels"]["paddock.dev/workload"]
         self._call("deployment", f"{namespace}/{workload}", body, kw)
 
-    def read_namespaced_deployment(self, name: str, namespace: str, **kw: Any) -> None:
-        raise AssertionError("only read when a create finds the name taken")
+    def read_namespaced_deployment(self, name: str, namespace: str, **kw: Any) -> Any:
+        """The last Deployment written under that name (a 404 if none)."""
+        with self.lock:
+            bodies = [
+                c.body
+                for c in self.calls
+                if c.kind == "deployment" and c.body["metadata"]["name"] == name
+            ]
+        if not bodies:
+            raise ApiException(status=404, reason="Not Found")
+        owners = [
+            SimpleNamespace(controller=o.get("controller"), uid=o["uid"])
+            for o in bodies[-1]["metadata"].get("ownerReferences", ())
+        ]
+        return SimpleNamespace(metadata=SimpleNamespace(uid=f"uid-{name}", owner_references=owners))
 
     def delete_namespaced_deployment(self, name: str, namespace: str, **kw: Any) -> None:
         self._call("deployment-delete", f"{namespace}/{name}", None, kw)
@@ -579,8 +593,11 @@ def test_a_moved_workload_deletes_its_old_deployment_once() -> None:
         old = DeploymentFacts("mover-g3", "team/mover", "g3", 2, 2, "x")
         for _ in range(3):
             await applier.apply(state([w], {"team/mover": (old,)}), plan(admitted("mover")))
-        wait_until(lambda: len(api.preload) >= 3, what="writes in flight")
+        wait_until(lambda: api.preload, what="the delete in flight")
+        assert api.of("deployment") == []  # grows only once the old pods are gone
         release.set()
+        await settle(applier)
+        await applier.apply(state([w]), plan(admitted("mover")))  # the watch saw it go
         await settle(applier)
         assert len(api.of("deployment-delete")) == 1
         assert len(api.of("deployment")) == 1
@@ -638,9 +655,9 @@ def test_a_settled_workload_is_looked_at_again_when_the_cluster_drifts() -> None
 
 
 def test_a_move_frees_before_it_uses_and_its_status_waits_for_the_freeing() -> None:
-    """The delete of the old pool's Deployment is queued before the new pool's create, in one
-    lane, and a status that gives replicas up lands after them: a crash in between never leaves
-    more replicas running than admitted."""
+    """The old pool's Deployment is deleted first and the new pool's is created only once the
+    cluster shows the old one and its pods gone; a status that gives replicas up lands after
+    the delete: a crash in between never leaves more pods running than admitted."""
     api = FakeApi()
     other = Parsed(
         ObjectFacts(None, "g3", "uid-g3", 1, "2026-01-01T00:00:00Z", {}, {}),
@@ -660,9 +677,42 @@ def test_a_move_frees_before_it_uses_and_its_status_waits_for_the_freeing() -> N
         assert api.of("status", "team/mover") == []  # and so does the status
         release.set()
         await settle(applier)
+        assert api.of("deployment", "team/mover") == []  # the old pods may still run
+        gone = old._replace(replicas=0, pods=1)  # scaled to nothing, one pod still going
+        await applier.apply(replace(s, deployments={"team/mover": (gone,)}), plan(moved))
+        await settle(applier)
+        assert api.of("deployment", "team/mover") == []
+        await applier.apply(replace(s, deployments={}), plan(moved))  # the watch saw it go
+        await settle(applier)
         mine = ("team/mover", "team/mover-old")
         kinds = [c.kind for c in api.calls if c.kind != "event" and c.target in mine]
-        assert kinds == ["deployment-delete", "deployment", "status"]
+        assert kinds == ["deployment-delete", "status", "deployment"]
+        applier.close()
+
+    run(scenario)
+
+
+def test_a_create_still_unseen_is_deleted_when_the_plan_changes_its_mind() -> None:
+    """A Deployment this replica created but the watch has not shown yet is not in the index;
+    when the next cycle no longer wants it, it is deleted by name after the create (same lane),
+    so the workload never keeps replicas it was not admitted for."""
+    api = FakeApi()
+    release = api.hold("deployment", "team/fickle")
+
+    async def scenario() -> None:
+        applier = make(api)
+        w = workload("fickle")
+        await applier.apply(state([w]), plan(admitted("fickle")))
+        wait_until(lambda: api.preload, what="the create to be in flight")
+        await applier.apply(state([w]), plan(queued("fickle", 1)))  # the index saw nothing yet
+        release.set()
+        await settle(applier)
+        created = api.of("deployment", "team/fickle")
+        assert len(created) == 1
+        name = created[0].body["metadata"]["name"]
+        assert [c.target for c in api.of("deployment-delete")] == [f"team/{name}"]
+        mine = [c.kind for c in api.calls if c.kind.startswith("deployment")]
+        assert mine == ["deployment", "deployment-delete"]
         applier.close()
 
     run(scenario)

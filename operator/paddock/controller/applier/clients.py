@@ -89,3 +89,47 @@ def owned_write(
         return apply()
 
     return call
+
+
+def owned_delete(
+    *,
+    delete: Callable[..., Any],
+    read: Callable[..., Any],
+    name: str,
+    namespace: str,
+    uid: str | None,
+    owner_uid: str,
+    propagation: str | None = None,
+) -> Callable[[], Any]:
+    """The blocking call that deletes an object the workload owns, and nothing else.
+
+    `uid` is the listed object's uid (it was listed as owned): a uid precondition makes the
+    delete miss a newer object of the same name. None means not listed (created by this
+    replica, not yet seen by the watch): the object is read first and deleted, with its uid as
+    precondition, only when the workload is its controller. A missing object is the caller's
+    `missing_ok` (a 404).
+    """
+
+    def options(of: str) -> client.V1DeleteOptions:
+        return client.V1DeleteOptions(
+            propagation_policy=propagation,
+            preconditions=client.V1Preconditions(uid=of) if of else None,
+        )
+
+    def call() -> Any:
+        target = uid
+        if target is None:
+            found = read(name, namespace, _request_timeout=API_TIMEOUT)
+            owners = (found.metadata.owner_references if found.metadata else None) or []
+            if not any(o.controller and o.uid == owner_uid for o in owners):
+                return None  # not the workload's: never deleted
+            target = found.metadata.uid
+        return delete(
+            name,
+            namespace,
+            body=options(target),
+            _preload_content=False,
+            _request_timeout=API_TIMEOUT,
+        )
+
+    return call

@@ -15,10 +15,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubernetes import client
-
 from paddock.api import AgentWorkloadSpec, CorePoolSpec
-from paddock.controller.applier.clients import API_TIMEOUT, Clients, owned_write
+from paddock.controller.applier.clients import API_TIMEOUT, Clients, owned_delete, owned_write
 from paddock.controller.cluster_state import ClusterState, Parsed
 from paddock.controller.deployments import PoolPlacement, WorkloadRef, render_deployment
 from paddock.controller.labels import FIELD_MANAGER
@@ -61,8 +59,10 @@ class DeploymentWrites:
         also whether any of the writes frees replicas.
 
         Free before use: deletes and scale-downs are queued before creates and scale-ups (the
-        workload's Deployment writes run in order in one lane), so a move never runs more
-        replicas than admitted, not even if the process dies between the two writes.
+        workload's Deployment writes run in order in one lane), and creates and scale-ups wait
+        while any of its Deployments still runs pods or replicas beyond what is now wanted in
+        its pool (a later cycle, poked by the watch, queues them). So a move never runs more
+        pods than admitted, not even for a moment, and not if the process dies in between.
         """
         namespace = parsed.facts.namespace or ""
         existing = {d.pool: d for d in state.deployments.get(key, ())}
@@ -71,15 +71,31 @@ class DeploymentWrites:
         using: list[Write] = []
         overrides: list[str] = []
         for pool_name, deployment in existing.items():
-            if pool_name in desired or deployment.replicas < 0:
+            if pool_name in desired or deployment.replicas < 0 or deployment.deleting:
                 continue
             if self.written.get((key, pool_name)) == DELETED:
                 continue  # its delete is queued or in flight
-            freeing.append(self._delete_write(key, pool_name, namespace, deployment))
+            freeing.append(
+                self._delete_write(
+                    key, pool_name, namespace, deployment.name, deployment.uid, parsed
+                )
+            )
+        unseen = self._unseen(key, state, existing, desired)
+        for pool_name in unseen:
+            # Created (or queued) by this replica, not yet seen by the watch, and no longer
+            # wanted: a queued create is replaced by the delete; one in flight is followed by it.
+            name = self.rendered[(key, pool_name)][1]["metadata"]["name"]
+            freeing.append(self._delete_write(key, pool_name, namespace, name, None, parsed))
+        # Still freeing: grow only once the cluster shows the pods gone (a later cycle).
+        may_grow = not unseen and all(
+            not d.deleting and d.occupying <= desired.get(d.pool, 0) for d in existing.values()
+        )
         for pool_name, replicas in decision.assignments:
             pool = state.pools.get(pool_name)
             found = existing.get(pool_name)
             queue = freeing if found is not None and replicas < found.replicas else using
+            if (queue is using and not may_grow) or (found is not None and found.deleting):
+                continue
             if pool is None or pool.spec is None or parsed.spec is None:
                 # The pool was deleted under running pods: its Deployment stays as rendered;
                 # only its replica count follows the admission.
@@ -248,30 +264,54 @@ class DeploymentWrites:
             missing_ok=True,
         )
 
+    def _unseen(
+        self,
+        key: str,
+        state: ClusterState,
+        existing: Mapping[str, DeploymentFacts],
+        desired: Mapping[str, int],
+    ) -> list[str]:
+        """Pools where this replica queued a create or apply the watch has not shown yet."""
+        return [
+            pool
+            for pool in state.pools
+            if pool not in existing
+            and pool not in desired
+            and self.written.get((key, pool)) not in (None, DELETED)
+            and (key, pool) in self.rendered
+        ]
+
     def _delete_write(
-        self, key: str, pool: str, namespace: str, deployment: DeploymentFacts
+        self,
+        key: str,
+        pool: str,
+        namespace: str,
+        name: str,
+        uid: str | None,
+        parsed: Parsed[AgentWorkloadSpec],
     ) -> Write:
-        """Delete an owned Deployment, only if it is still the same object (uid precondition)."""
+        """Delete an owned Deployment: the same object (uid precondition) when listed, or by
+        name after checking the workload owns it when this replica created it unseen."""
         self.written[(key, pool)] = DELETED
 
         def failed() -> None:
             if self.written.get((key, pool)) == DELETED:
                 del self.written[(key, pool)]
 
-        options = client.V1DeleteOptions(
-            propagation_policy="Background",
-            preconditions=client.V1Preconditions(uid=deployment.uid) if deployment.uid else None,
-        )
+        apps = self.clients.apps
         return Write(
             lane=("deployments", key),
             target=("deployment", key, pool),
             kind="deployment-delete",
-            call=lambda: self.clients.apps.delete_namespaced_deployment(
-                deployment.name,
-                namespace,
-                body=options,
-                _preload_content=False,
-                _request_timeout=API_TIMEOUT,
+            call=owned_delete(
+                delete=apps.delete_namespaced_deployment,
+                read=apps.read_namespaced_deployment,
+                name=name,
+                namespace=namespace,
+                uid=uid,
+                owner_uid=parsed.facts.uid,
+                # The Deployment stays listed until its pods are gone: free before use.
+                propagation="Foreground",
             ),
             on_failure=failed,
             missing_ok=True,

@@ -13,10 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from kubernetes import client
-
 from paddock.api import AgentWorkloadSpec
-from paddock.controller.applier.clients import API_TIMEOUT, Clients, owned_write
+from paddock.controller.applier.clients import Clients, owned_delete, owned_write
 from paddock.controller.cluster_state import ClusterState, Parsed
 from paddock.controller.deployments import WorkloadRef, render_pdb
 from paddock.controller.writer import Write
@@ -54,7 +52,10 @@ class PdbWrites:
                 want = min(spec.effective_min_replicas, decision.admitted_replicas)
             elif isinstance(have, int) and have != DELETED_PDB:
                 want = have  # holds nothing now: keep it as it is, it protects no pod
-        if have == (want if want is not None else DELETED_PDB) or (want is None and found is None):
+        in_flight = found is None and written not in (None, DELETED_PDB)
+        if have == (want if want is not None else DELETED_PDB) or (
+            want is None and found is None and not in_flight
+        ):
             return []
         namespace = facts.namespace or ""
 
@@ -62,29 +63,29 @@ class PdbWrites:
             if self.written.get(key) == memory:
                 del self.written[key]
 
+        ref = WorkloadRef(namespace=namespace, name=facts.name, uid=facts.uid)
         if want is None:
-            assert found is not None
+            # Created by this replica but not seen by the watch yet: deleted by name, if owned.
+            name = found.name if found is not None else render_pdb(ref, 0)["metadata"]["name"]
             self.written[key] = DELETED_PDB
-            options = client.V1DeleteOptions(preconditions=client.V1Preconditions(uid=found.uid))
             return [
                 Write(
                     lane=("pdb", key),
                     target=("pdb", key),
                     kind="pdb-delete",
-                    call=lambda: policy.delete_namespaced_pod_disruption_budget(
-                        found.name,
-                        namespace,
-                        body=options,
-                        _preload_content=False,
-                        _request_timeout=API_TIMEOUT,
+                    call=owned_delete(
+                        delete=policy.delete_namespaced_pod_disruption_budget,
+                        read=policy.read_namespaced_pod_disruption_budget,
+                        name=name,
+                        namespace=namespace,
+                        uid=found.uid if found is not None else None,
+                        owner_uid=facts.uid,
                     ),
                     on_failure=failed,
                     missing_ok=True,
                 )
             ]
-        manifest = render_pdb(
-            WorkloadRef(namespace=namespace, name=facts.name, uid=facts.uid), want
-        )
+        manifest = render_pdb(ref, want)
         name = found.name if found is not None else manifest["metadata"]["name"]
         manifest["metadata"]["name"] = name
         known = found is not None or written is not None
