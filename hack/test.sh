@@ -44,6 +44,7 @@ run_pytest() {
 }
 log "unit tests"
 run_pytest tests/unit "$@"
+"$HACK_DIR/build-prometheus.sh"  # Prometheus, built once per version (tests/integration/test_dashboard.py)
 log "integration tests (KUBECONFIG=$KUBECONFIG)"
 run_pytest tests/integration "$@"
 # A separate run: its operator (with the chart's RBAC) must not overlap the
