@@ -139,8 +139,11 @@ def _hold(cycle: Cycle, e: Entry) -> None:
         target = held + got
     if held == 0 and got < e.min:
         # Nothing of it runs: queue it again rather than hold cores for pods that do not exist.
+        # Its Deployments still ask for them (pods may be Pending, about to bind) until the
+        # delete lands, so its budget keeps them this cycle (free before use).
         cap.rollback(mark)
         e.pinned.clear()
+        e.running = e.start
         e.events.append(
             f"admission lost: only {got} of minReplicas {e.min} replicas can be placed "
             "(nodes gone, unschedulable or full) and none is running; queued again"
