@@ -131,7 +131,14 @@ class Runtime:
         def build() -> ClusterState:
             """A full snapshot (under the store lock), with core-hours counted and gated."""
             state = builder.build()
-            account(accountant, state, builder.nodes_and_pods.agent_pods, time.time())
+            nodes_and_pods = builder.nodes_and_pods
+            account(
+                accountant,
+                state,
+                nodes_and_pods.agent_pods,
+                time.time(),
+                nodes_and_pods.take_ended(),
+            )
             return gate(accountant, state)
 
         async def apply(state: ClusterState, plan: Plan) -> None:

@@ -11,6 +11,7 @@ from dicts.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -37,6 +38,10 @@ class Records(dict[str, V]):
         self.update(records)
 
 
+MAX_ENDED = 100_000
+"""Bound on remembered pod ends between two cycles (beyond it, ends count to the cycle)."""
+
+
 @dataclass
 class NodesAndPods:
     nodes: Records[NodeFacts] = field(default_factory=Records)
@@ -46,6 +51,9 @@ class NodesAndPods:
     """Node name -> (CPU millicores, memory bytes) requested by the pods bound to it."""
     agent_pods: dict[str, dict[str, AgentPod]] = field(default_factory=dict)
     """"namespace/workload" -> uid -> Paddock's own pods of that workload."""
+    agent_pods_ended: dict[str, float] = field(default_factory=dict)
+    """uid -> when the watch saw a Paddock pod go (epoch seconds): core-hours count it up to
+    then, not up to the next cycle (the accountant takes them, `take_ended`)."""
 
     def put_pod(self, uid: str, record: PodRecord | None) -> None:
         """A pod added or changed; None removes it (deleted, finished or never bound)."""
@@ -55,7 +63,9 @@ class NodesAndPods:
             if old.workload is not None:
                 agents = self.agent_pods.get(old.workload)
                 if agents is not None:
-                    agents.pop(uid, None)
+                    gone = agents.pop(uid, None) is not None and record is None
+                    if gone and len(self.agent_pods_ended) < MAX_ENDED:
+                        self.agent_pods_ended[uid] = time.time()
                     if not agents:
                         del self.agent_pods[old.workload]
         if record is not None:
@@ -63,6 +73,11 @@ class NodesAndPods:
             self._count(record, +1)
             if record.workload is not None and record.agent is not None:
                 self.agent_pods.setdefault(record.workload, {})[uid] = record.agent
+
+    def take_ended(self) -> dict[str, float]:
+        """The Paddock pods seen gone since the last call, with when (under the store lock)."""
+        ended, self.agent_pods_ended = self.agent_pods_ended, {}
+        return ended
 
     def replace_pods(self, pods: Mapping[str, PodRecord]) -> None:
         self.pods, self.usage, self.agent_pods = {}, {}, {}

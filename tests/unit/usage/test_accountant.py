@@ -73,6 +73,28 @@ def test_usage_is_the_integral_of_running_cores(pods: list[Pod], gaps: list[floa
     assert figures.cost == pytest.approx(exact(pods, end) * 0.036, abs=1e-8)
 
 
+@settings(max_examples=60, deadline=None)
+@given(pods=schedules, gaps=st.lists(st.floats(0.5, 30), min_size=1, max_size=400))
+def test_usage_is_exact_with_cycles_seconds_apart(pods: list[Pod], gaps: list[float]) -> None:
+    """Full cycles can be seconds apart (steps decide in between): a pod counts from its bind
+    time, and up to when the watch saw it go (`ended`), not up to the next tick."""
+    ticks = [T0 + sum(gaps[: i + 1]) for i in range(len(gaps))]
+    ends = {f"uid-{i}": T0 + ended for i, (_, ended, _) in enumerate(pods)}
+    accountant = Accountant(checkpoint_interval=30)
+    last = T0
+    for t in ticks:
+        ended = {uid: e for uid, e in ends.items() if last < e <= t}
+        accountant.tick(
+            t, pods_at(t, pods), {"team": HOUR_WINDOW}, {"g4": 0.036}, lambda _k: "team", ended
+        )
+        last = t
+    # A pod that started and ended between two ticks is never seen (as in an outage).
+    seen = [p for p in pods if any(T0 + p[0] <= t < T0 + p[1] for t in ticks)]
+    figures = accountant.accounts["team"].figures
+    assert figures is not None
+    assert figures.used == pytest.approx(exact(seen, ticks[-1]), abs=1e-6)
+
+
 @settings(max_examples=40, deadline=None)
 @given(
     pods=schedules,

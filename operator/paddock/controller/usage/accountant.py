@@ -8,7 +8,8 @@ Admitted replicas without a pod hold no node and cost nothing.
 How: every scheduling cycle (`tick`, at least once per resync, and at once when a Paddock pod
 appears or goes) adds, for each running pod, its cores x the time since the last tick (or
 since it was bound, for a new one) to its budget's `UsageLedger`; a pod that vanished is
-counted up to this tick. Prometheus counters get the same increments.
+counted up to when the watch saw it go (or up to this tick, when that is not known): full
+cycles can be seconds apart. Prometheus counters get the same increments.
 
 Surviving restarts: the figures are checkpointed into CoreBudget.status.coreHours at most once
 per `checkpoint_interval` per budget (and at once when the budget becomes exhausted or frees),
@@ -162,9 +163,11 @@ class Accountant:
         budgets: Mapping[str, BudgetTerms],
         prices: Mapping[str, float],
         workload_budget: Callable[[str], str | None] = lambda _key: None,
+        ended: Mapping[str, float] | None = None,
     ) -> None:
         """Count what ran since the last tick. `workload_budget` names the budget of a
-        workload that no plan of this process decided yet (its status says)."""
+        workload that no plan of this process decided yet (its status says); `ended` says
+        when the watch saw pods go (uid -> epoch seconds), so they count up to then."""
         self._sync_accounts(now, budgets)
         since = self.last_tick if self.last_tick is not None else now
         self.last_tick = now
@@ -196,9 +199,15 @@ class Accountant:
                 running[group] = running.get(group, 0.0) + known.cores
         for uid in [u for u in self.open if u not in seen]:
             gone = self.open.pop(uid)
-            if gone.budget in self.accounts:  # counted up to this tick: it was there at the last
-                group = (gone.budget, gone.pool, gone.namespace)
-                running[group] = running.get(group, 0.0) + gone.cores
+            if gone.budget not in self.accounts:
+                continue
+            end = (ended or {}).get(uid)
+            if end is not None:  # it was there at the last tick: counted until it went
+                self._add(gone.budget, gone.pool, gone.namespace, gone.cores, since,
+                          min(now, max(since, end)), prices)  # fmt: skip
+                continue
+            group = (gone.budget, gone.pool, gone.namespace)  # when unknown: up to this tick
+            running[group] = running.get(group, 0.0) + gone.cores
         for (budget, pool, namespace), cores in running.items():
             self._add(budget, pool, namespace, cores, since, now, prices)
         self._refresh(now)

@@ -24,6 +24,7 @@ def account(
     state: ClusterState,
     agent_pods: Mapping[str, Mapping[str, AgentPod]],
     now: float,
+    ended: Mapping[str, float] | None = None,
 ) -> None:
     """Count the usage since the last cycle (never fails the cycle: usage is reported, not
     load-bearing for anything but the core-hour gate)."""
@@ -48,7 +49,7 @@ def account(
         named = parsed.facts.status.get("budget") or (parsed.spec.budget if parsed.spec else None)
         return named if isinstance(named, str) else None
 
-    accountant.tick(now, agent_pods, terms, prices, workload_budget)
+    accountant.tick(now, agent_pods, terms, prices, workload_budget, ended)
 
 
 def gate(accountant: Accountant, state: ClusterState) -> ClusterState:
