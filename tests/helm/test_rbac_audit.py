@@ -310,14 +310,20 @@ class Scenario:
         self.apply(_object("AgentWorkload", "urgent", _workload(ground, 4, 100), namespace))
         self.wait_status("urgent", "admitted 4 by preemption", admittedReplicas=4)
         wait_for(lambda: not self.deployments("agent"), timeout=60, what="agent's Deployment gone")
-        wait_for(lambda: self.pdb_minimum("agent") is None, timeout=60, what="agent's PDB gone")
         self.wait_status("agent", "preempted to 0", admittedReplicas=0)
 
         # Deletion: the urgent workload goes (its Deployment by garbage collection), the
-        # preempted one is admitted again: a second Deployment creation, an Admitted Event.
+        # preempted one is admitted again: a second Deployment creation (its PDB was kept).
         self.cluster.kubectl("delete", "aw", "urgent", "-n", namespace, "--wait=true")
         self.wait_status("agent", "re-admitted", admittedReplicas=3)
-        wait_for(lambda: "Admitted" in self.reasons("agent"), timeout=30, what="Admitted Event")
+        wait_for(lambda: self.deployments("agent"), timeout=60, what="agent's Deployment again")
+
+        # spec.podDisruptionBudget: Disabled: Paddock deletes the workload's PDB.
+        self.cluster.kubectl(
+            "patch", "aw", "agent", "-n", namespace, "--type=merge",
+            "-p", '{"spec": {"podDisruptionBudget": "Disabled"}}',
+        )  # fmt: skip
+        wait_for(lambda: self.pdb_minimum("agent") is None, timeout=60, what="agent's PDB gone")
 
         # /metrics with a reader's token: TokenReview and SubjectAccessReview.
         assert self.operator.metrics().get("paddock_leader{}") == 1
