@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from paddock.controller.cluster_state import ClusterState
 from paddock.controller.observed import AgentPod
@@ -54,47 +54,46 @@ def account(
 
 def gate(accountant: Accountant, state: ClusterState) -> ClusterState:
     """The state with each exhausted budget marked for the planner (plain data)."""
-    budgets = []
-    changed = False
-    for budget in state.snapshot.budgets:
-        exhaustion = accountant.exhaustion(budget.name)
-        if exhaustion is not None:
-            message, scale_to_min = exhaustion
-            budget = dataclasses.replace(
-                budget, core_hours_exhausted=message, scale_to_min=scale_to_min
-            )
-            changed = True
-        budgets.append(budget)
-    if not changed:
-        return state
-    snapshot = dataclasses.replace(state.snapshot, budgets=tuple(budgets))
-    return dataclasses.replace(state, snapshot=snapshot)
+    return _marked(state, accountant.exhaustion)
 
 
 def gate_from_statuses(state: ClusterState) -> ClusterState:
     """What `gate` does, from the budgets' checkpointed status.coreHours instead of a live
     accountant: for `kubectl paddock`, which plans the cluster once, as the operator would."""
+
+    def exhaustion(name: str) -> tuple[str, bool] | None:
+        parsed = state.budgets.get(name)
+        core_hours = getattr(parsed.spec, "core_hours", None) if parsed is not None else None
+        saved = parsed.facts.status.get("coreHours") if parsed is not None else None
+        if core_hours is None or not isinstance(saved, Mapping):
+            return None
+        used = float(saved.get("used") or 0.0)
+        if used < core_hours.limit:
+            return None
+        frees = saved.get("freesAt")
+        message = (
+            f"budget {name} used {used:.2f} of {core_hours.limit:g} core-hours in its window"
+            + (f"; enough frees at {frees}" if frees else "; it frees once its pods stop")
+        )
+        return message, core_hours.on_exhausted == "ScaleToMin"
+
+    return _marked(state, exhaustion)
+
+
+def _marked(
+    state: ClusterState, exhaustion: Callable[[str], tuple[str, bool] | None]
+) -> ClusterState:
+    """The state with each budget `exhaustion` names (message, scale to min) marked."""
     budgets = []
     changed = False
     for budget in state.snapshot.budgets:
-        parsed = state.budgets.get(budget.name)
-        core_hours = getattr(parsed.spec, "core_hours", None) if parsed is not None else None
-        saved = parsed.facts.status.get("coreHours") if parsed is not None else None
-        if core_hours is not None and isinstance(saved, Mapping):
-            used = float(saved.get("used") or 0.0)
-            if used >= core_hours.limit:
-                frees = saved.get("freesAt")
-                message = (
-                    f"budget {budget.name} used {used:.2f} of {core_hours.limit:g} core-hours "
-                    "in its window"
-                    + (f"; enough frees at {frees}" if frees else "; it frees once its pods stop")
-                )
-                budget = dataclasses.replace(
-                    budget,
-                    core_hours_exhausted=message,
-                    scale_to_min=core_hours.on_exhausted == "ScaleToMin",
-                )
-                changed = True
+        found = exhaustion(budget.name)
+        if found is not None:
+            message, scale_to_min = found
+            budget = dataclasses.replace(
+                budget, core_hours_exhausted=message, scale_to_min=scale_to_min
+            )
+            changed = True
         budgets.append(budget)
     if not changed:
         return state
