@@ -317,7 +317,7 @@ class Accountant:
             "projected": round(figures.projected, 4),
             "exhaustsAt": iso(figures.exhausts_at) if figures.exhausts_at is not None else None,
             "freesAt": iso(figures.frees_at) if figures.frees_at is not None else None,
-            "checkpointTime": iso(now),
+            "checkpointTime": iso(now, exact=True),
             "usage": account.ledger.to_rows(now),
             "previousWindow": account.ledger.previous,
         }

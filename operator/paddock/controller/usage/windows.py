@@ -112,12 +112,14 @@ def split(spec: WindowSpec, start: float, end: float) -> list[tuple[float, float
     return pieces
 
 
-def iso(t: float) -> str:
-    """RFC 3339 in UTC, to the millisecond when `t` has a fraction."""
+def iso(t: float, exact: bool = False) -> str:
+    """RFC 3339 in UTC, to the millisecond when `t` has a fraction (to the microsecond when
+    `exact`: a checkpoint's time must match the figures taken at it, or a restart counts the
+    cut-off fraction twice or not at all)."""
     moment = datetime.fromtimestamp(t, UTC)
     if t == int(t):
         return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f")[: None if exact else -3] + "Z"
 
 
 def parse_iso(value: str) -> float | None:
