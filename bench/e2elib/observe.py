@@ -111,6 +111,8 @@ class Observer:
     _ready: set[str] = field(default_factory=set)
     _changed: threading.Condition = field(default_factory=threading.Condition)
     counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    timeline: list[tuple[str, str, float]] = field(default_factory=list)
+    """Every event seen, in order: for tracing where a run's seconds went."""
 
     def start(self) -> None:
         self._process = mp.Process(
@@ -145,6 +147,7 @@ class Observer:
 
     def _record(self, what: str, key: str, at: float) -> None:
         self.counts[what] += 1
+        self.timeline.append((what, key, at))
         if what == READY:
             self._ready.add(key)
         elif what == ADMITTED:

@@ -408,7 +408,10 @@ class Finisher:
     _heap: list[tuple[float, int, str]] = field(default_factory=list)
     _epoch: dict[str, int] = field(default_factory=dict)
     _lock: threading.Condition = field(default_factory=threading.Condition)
-    _pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(8))
+    delete_sent: dict[str, float] = field(default_factory=dict)
+    deleted: dict[str, float] = field(default_factory=dict)
+    """When the API server answered the delete."""
+    _pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(64))
 
     def on_event(self, what: str, key: str, at: float) -> None:
         with self._lock:
@@ -433,7 +436,12 @@ class Finisher:
                     continue
                 self.finished[key] = time.time()
             namespace, name = key.split("/", 1)
-            self._pool.submit(self.kube.delete, f"{c.workload_path(namespace)}/{name}")
+            self._pool.submit(self._delete, key, f"{c.workload_path(namespace)}/{name}")
+
+    def _delete(self, key: str, path: str) -> None:
+        self.delete_sent[key] = time.time()
+        self.kube.delete(path)
+        self.deleted[key] = time.time()
 
 
 def kueue(cluster: BenchCluster, cfg: KueueConfig, logs: Path) -> dict[str, Any]:
@@ -508,11 +516,27 @@ def kueue(cluster: BenchCluster, cfg: KueueConfig, logs: Path) -> dict[str, Any]
         }
         figures["operator_peak_rss_mib"] = rounded(operator.rss.peak_mib if operator.rss else 0, 1)
         figures["stalled"] = stalled
+        write_trace(logs / "kueue-trace.jsonl", issued, observer, finisher)
         return figures
     finally:
         stop.set()
         operator.stop()
         observer.stop()
+
+
+def write_trace(
+    path: Path, issued: dict[str, float], observer: Observer, finisher: Finisher
+) -> None:
+    """One JSON line per event (created, what the watch saw, finished = deleted by the bench),
+    ordered by time: `bench/trace_kueue.py` reads it to say where a run's seconds went."""
+    events = [("created", k, t) for k, t in issued.items()]
+    events += list(observer.timeline)
+    events += [("finished", k, t) for k, t in finisher.finished.items()]
+    events += [("deleted", k, t) for k, t in finisher.deleted.items()]
+    events += [("delete_sent", k, t) for k, t in finisher.delete_sent.items()]
+    with path.open("w") as out:
+        for what, key, at in sorted(events, key=lambda e: e[2]):
+            out.write(json.dumps({"what": what, "key": key, "at": round(at, 4)}) + "\n")
 
 
 def wait_finished(finisher: Finisher, total: int, timeout: float, quiet: float) -> bool:
@@ -566,6 +590,15 @@ def kueue_figures(
         "total_s": rounded(ended - started, 1),
         "time_to_admission": per_class,
         "preemptions_seen": observer.counts.get(UNADMITTED, 0),
+        # The bench's own lag between a workload's due finish and the API server's answer to
+        # its delete: cores stay held that long, so it must stay small next to the runtimes.
+        "finish_lag": spread(
+            [
+                finisher.deleted[k] - finisher.finished[k]
+                for k in finisher.deleted
+                if k in finisher.finished
+            ]
+        ),
         "writes": {k: v for k, v in sorted(delta.writes.items()) if v},
         "writes_per_admission": rounded(delta.total_writes / admitted, 2) if admitted else None,
         "cycles": delta.cycles,
