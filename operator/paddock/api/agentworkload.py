@@ -254,12 +254,18 @@ class AgentWorkloadStatus(StatusModel):
 
     phase: Phase | None = Field(
         default=None,
+        # The API server shows a workload the operator has not written yet as Queued (a CRD
+        # default, applied on read): a deep queue costs no write per workload (issue #15).
+        json_schema_extra={"default": "Queued"},
         description=(
-            "Queued: waiting for cores. Admitted: cores granted, pods starting. Running: all "
-            "admitted replicas ready. Degraded: fewer ready than admitted, or admitted replicas "
-            "lost their pods and wait for room (reason ReplicasUnplaced). Preempted: evicted to "
-            "make room, queued again. Invalid: the spec cannot be used as written (the message "
-            "names the field and the fix); replicas already running keep running."
+            "Queued: waiting for cores (also what a workload shows before the operator first "
+            "writes its status: deep in a queue that is only when it nears the head; "
+            "`kubectl paddock explain` tells its position and why at any time). Admitted: "
+            "cores granted, pods starting. Running: all admitted replicas ready. Degraded: "
+            "fewer ready than admitted, or admitted replicas lost their pods and wait for room "
+            "(reason ReplicasUnplaced). Preempted: evicted to make room, queued again. "
+            "Invalid: the spec cannot be used as written (the message names the field and the "
+            "fix); replicas already running keep running."
         ),
     )
     observed_generation: WholeInt | None = Field(

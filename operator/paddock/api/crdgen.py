@@ -155,6 +155,10 @@ def object_schema(model: type[BaseModel]) -> dict[str, Any]:
     assert isinstance(spec_model, type) and issubclass(spec_model, BaseModel)
     spec = model_schema(spec_model, "spec")
     status = model_schema(status_model, "status")
+    if any("default" in child for child in status.get("properties", {}).values()):
+        # Field defaults apply only inside an object that exists: an empty status default
+        # makes the API server fill them in for an object the operator never wrote.
+        status["default"] = {}
     schema: dict[str, Any] = {
         "type": "object",
         "description": _describe(model.__doc__),

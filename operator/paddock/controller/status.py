@@ -374,9 +374,15 @@ Such a wait gets no Event, and its status is written only for the head of a queu
 `applier.status_writes`); `kubectl paddock` computes the position of anyone else on demand."""
 
 
+def unwritten(status: Mapping[str, Any]) -> bool:
+    """Whether the operator never wrote this workload status: it has no reason. (The API server
+    fills in `phase: Queued` by the CRD's default, so a phase alone says nothing.)"""
+    return not status.get("reason")
+
+
 def routine_wait(status: Mapping[str, Any]) -> bool:
     """Whether a (desired or written) workload status is a routine wait, or no status at all."""
-    return not status.get("phase") or (
+    return unwritten(status) or (
         status.get("phase") == "Queued" and status.get("reason") in ROUTINE_WAITS
     )
 
@@ -417,7 +423,7 @@ def transition_events(
         return [("Warning", str(decision.reason), decision.message)]
     if decision.reason == Reason.IMAGE_CHECK_PENDING:
         return []  # usually milliseconds: the verdict that follows is what deserves an Event
-    if not previous.get("phase") and after == 0:
+    if unwritten(previous) and after == 0:
         if decision.reason in ROUTINE_WAITS:
             return []
         return [("Normal", "Queued", decision.message)]

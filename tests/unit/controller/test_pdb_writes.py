@@ -1,4 +1,5 @@
-"""When the PodDisruptionBudget of a workload is written: created at admission, kept for life.
+"""When the PodDisruptionBudget of a workload is written: created once its floor is ready, kept
+for life.
 
 Issue #15 counts writes per admitted workload: a workload preempted to zero replicas keeps its
 PodDisruptionBudget (it selects no pod, so it blocks nothing), so neither the preemption nor the
@@ -31,19 +32,23 @@ def pdbs() -> PdbWrites:
     return PdbWrites(Clients(apps=fake, core=fake, custom=fake, policy=fake), lambda *_: None)
 
 
-def test_created_at_admission_and_kept_while_preempted_to_zero() -> None:
+def test_created_once_its_floor_is_ready_and_kept_while_preempted_to_zero() -> None:
     writes = pdbs()
-    w = workload("agent")
+    w = workload("agent", minReplicas=2)
     key = f"{NS}/agent"
-    (create,) = writes.writes(key, w, admitted("agent"), state([w]))
+    # Admitted, pods not ready yet: a budget now would only block drains of pods that may never
+    # become ready; a workload deleted or preempted before it runs costs no write for it.
+    assert writes.writes(key, w, admitted("agent"), state([w]), ready=0) == []
+    assert writes.writes(key, w, admitted("agent"), state([w]), ready=1) == []
+    (create,) = writes.writes(key, w, admitted("agent"), state([w]), ready=2)
     assert create.kind == "pdb"
     existing = PdbFacts("agent", key, 2, "uid-pdb", "uid-agent")
     echoed = replace(state([w]), pdbs={key: existing})
     writes.forget(echoed)
-    assert writes.writes(key, w, admitted("agent"), echoed) == []
-    # Preempted to zero, then admitted again: no delete, no new create.
-    assert writes.writes(key, w, queued("agent", 1), echoed) == []
-    assert writes.writes(key, w, admitted("agent"), echoed) == []
+    assert writes.writes(key, w, admitted("agent"), echoed, ready=2) == []
+    # Preempted to zero, then admitted again: no delete, no new create, ready or not.
+    assert writes.writes(key, w, queued("agent", 1), echoed, ready=0) == []
+    assert writes.writes(key, w, admitted("agent"), echoed, ready=0) == []
 
 
 def test_disabling_it_deletes_it() -> None:
@@ -52,5 +57,5 @@ def test_disabling_it_deletes_it() -> None:
     key = f"{NS}/agent"
     existing = PdbFacts("agent", key, 2, "uid-pdb", "uid-agent")
     echoed = replace(state([w]), pdbs={key: existing})
-    (delete,) = writes.writes(key, w, queued("agent", 1), echoed)
+    (delete,) = writes.writes(key, w, queued("agent", 1), echoed, ready=0)
     assert delete.kind == "pdb-delete"

@@ -99,8 +99,6 @@ class Applier:
     """At most one CoreBudget / CorePool status write per object this often."""
     head_status_delay: float = 5.0
     """A routine wait is written for the head of a queue once it has waited this long."""
-    deep_status_delay: float = 30.0
-    """A routine wait deeper in a queue is written once it has waited this long."""
     retry_delay: float = 1.0
     """After a failed write, poke the loop this much later (not at once: the API may be down),
     doubling with each consecutive failure of the same object up to `max_retry_delay`."""
@@ -136,7 +134,6 @@ class Applier:
             progress_interval=self.progress_interval,
             aggregate_interval=self.aggregate_interval,
             head_status_delay=self.head_status_delay,
-            deep_status_delay=self.deep_status_delay,
         )
 
     async def apply(self, state: ClusterState, plan: Plan) -> None:
@@ -225,12 +222,12 @@ class Applier:
         writes: list[Write] = []
         overrides: list[str] = []
         frees = False
-        if not decision.frozen:  # a frozen workload's Deployments are left as they are
-            writes, overrides, frees = self.deployments.writes(key, parsed, decision, state)
-            writes.extend(self.pdbs.writes(key, parsed, decision, state))
         desired = dict(decision.assignments)
         ready = sum(d.ready_replicas for d in state.deployments.get(key, ()) if d.pool in desired)
         ready = min(ready, decision.admitted_replicas)
+        if not decision.frozen:  # a frozen workload's Deployments are left as they are
+            writes, overrides, frees = self.deployments.writes(key, parsed, decision, state)
+            writes.extend(self.pdbs.writes(key, parsed, decision, state, ready))
         status = workload_status(
             decision, ready, facts.generation, previous, overrides, workload_selector(name)
         )

@@ -1,8 +1,11 @@
 """The PodDisruptionBudget of each admitted workload: minAvailable = minReplicas.
 
 So `kubectl drain`, node upgrades and Karpenter's disruption never take a workload below its
-floor. Created at the workload's first admission (never applied over one Paddock does not own)
-and kept, while spec.podDisruptionBudget is Enabled, until the workload is deleted (its
+floor. Created once the workload first has that floor ready (never applied over one Paddock
+does not own): a budget over pods that never became ready would only block drains (the
+classic stuck drain of a crash-looping Deployment) and protects no running agent, and a
+workload that ends or is preempted before it runs costs no write for it (issue #15). Then
+kept, while spec.podDisruptionBudget is Enabled, until the workload is deleted (its
 ownerReference lets the garbage collector remove it): a workload preempted to zero replicas
 keeps it, since a budget selecting no pod blocks nothing, and its re-admission then costs no
 write for it. Disabling it deletes it with a uid precondition.
@@ -37,8 +40,10 @@ class PdbWrites:
         parsed: Parsed[AgentWorkloadSpec],
         decision: WorkloadDecision,
         state: ClusterState,
+        ready: int,
     ) -> list[Write]:
-        """Keep the workload's PodDisruptionBudget (minAvailable = minReplicas) while admitted."""
+        """Keep the workload's PodDisruptionBudget (minAvailable = minReplicas) while admitted,
+        from when `ready` (its ready admitted replicas) first reaches that floor."""
         spec, facts = parsed.spec, parsed.facts
         policy = self.clients.policy
         if policy is None:
@@ -50,6 +55,8 @@ class PdbWrites:
         if spec is not None and spec.pod_disruption_budget == "Enabled":
             if decision.admitted_replicas:
                 want = min(spec.effective_min_replicas, decision.admitted_replicas)
+                if have is None and ready < want:
+                    want = None  # not yet: its floor is not ready (see the module's docstring)
             elif isinstance(have, int) and have != DELETED_PDB:
                 want = have  # holds nothing now: keep it as it is, it protects no pod
         in_flight = found is None and written not in (None, DELETED_PDB)

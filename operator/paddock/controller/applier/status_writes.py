@@ -2,9 +2,11 @@
 
 - A routine wait (`status.ROUTINE_WAITS`: waiting for cores behind others) of a workload that
   has no status yet is written only once it has waited `head_status_delay` at the head of its
-  queue, or `deep_status_delay` deeper in it: a workload admitted within that time costs one
-  status write, its admission, whatever the queue depth, and one that waits longer still shows
-  `Queued` and why in `kubectl get aw` (`kubectl paddock` computes positions on demand).
+  queue, never deeper in it: a workload admitted within that time costs one status write, its
+  admission, whatever the queue depth. Until then `kubectl get aw` shows it `Queued` (the CRD's
+  default for a status nobody wrote) and `kubectl paddock` computes its position and why on
+  demand. (Writing deep waits once after 30 s, as before, sent thousands of writes in a burst
+  30 s into a deep run and stalled admissions behind them.)
 - Workload status: a change that is only `queuePosition` or the numbers in a message (free cores
   move every cycle) is written at most once per `queue_refresh_interval`, and only when the
   written or the new position is the head of the queue (deep positions are never refreshed);
@@ -29,7 +31,7 @@ from typing import Any
 
 from paddock import GROUP, VERSION
 from paddock.controller.applier.clients import API_TIMEOUT, Clients
-from paddock.controller.status import routine_wait
+from paddock.controller.status import routine_wait, unwritten
 from paddock.controller.writer import Write
 
 _NUMBER = re.compile(r"\d+")
@@ -77,15 +79,12 @@ class StatusWrites:
     aggregate_interval: float = 15.0
     head_status_delay: float = 5.0
     """A routine wait is written for the head of a queue once it has waited this long."""
-    deep_status_delay: float = 30.0
-    """A routine wait deeper in a queue is written once it has waited this long (its position
-    is then not refreshed): a workload that waits minutes still says Queued and why."""
     held: bool = False
     """Set when a change was held back (the caller then does not consider the object settled)."""
     written: dict[MemoryKey, dict[str, Any]] = field(default_factory=dict)
     written_at: dict[MemoryKey, float] = field(default_factory=dict)
     first_seen: dict[MemoryKey, float] = field(default_factory=dict)
-    """When each workload without a status was first asked about (its wait started)."""
+    """When each workload without a status was first at the head of its queue."""
 
     def write(
         self,
@@ -162,11 +161,11 @@ class StatusWrites:
     ) -> float:
         """How much longer this change must wait (0: write now; inf: do not write it)."""
         now = self.clock()
-        if memory_key[0] == "agentworkloads" and not before.get("phase") and routine_wait(after):
+        if memory_key[0] == "agentworkloads" and unwritten(before) and routine_wait(after):
+            if after.get("queuePosition") != 1:
+                return math.inf  # deep in a queue: computed on demand, never written
             started = self.first_seen.setdefault(memory_key, now)
-            head = after.get("queuePosition") == 1
-            delay = self.head_status_delay if head else self.deep_status_delay
-            return max(0.0, started + delay - now)
+            return max(0.0, started + self.head_status_delay - now)
         hold = self._hold(memory_key[0], before, after)
         if hold in (0.0, math.inf):
             return hold
