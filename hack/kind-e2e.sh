@@ -229,9 +229,17 @@ push_test_images() { # host
   local host="$1" crane tmp arm64_agent
   crane="$(registry_bin_dir 2)/crane"
   tmp="$(mktemp -d "$STATE_DIR/push.XXXXXX")"
-  # The arm64 agent image is built by hack/kind/images.sh arm64 agent (cached).
-  "$KIND_DIR/images.sh" arm64 agent >&2
-  arm64_agent="$(sed -n 's/^AGENT_LOCAL=//p' "$KIND_CACHE/agent-arm64.env")"
+  if [[ "$PADDOCK_KIND_ARM64" == 1 ]]; then
+    # The arm64 agent image, built by hack/kind/images.sh arm64 agent (cached).
+    "$KIND_DIR/images.sh" arm64 agent >&2
+    arm64_agent="$(sed -n 's/^AGENT_LOCAL=//p' "$KIND_CACHE/agent-arm64.env")"
+  else
+    # No arm64 node to run it (and no qemu to build it): the amd64 agent with a
+    # config saying arm64, which only the image check reads.
+    arm64_agent="$LOCAL_REPO/agent:1-config-arm64"
+    docker tag "$AGENT_LOCAL" "$arm64_agent"
+    "$KIND_DIR/set-arch.sh" "$arm64_agent" arm64
+  fi
   docker save "$AGENT_LOCAL" > "$tmp/amd64.tar"
   docker save "$arm64_agent" > "$tmp/arm64.tar"
   local repo="$host/paddock-e2e/agent" part
