@@ -413,12 +413,16 @@ run_tests() {
 
 # What ran, in one line: pytest's result line, the arm64 worker, what was left out.
 summary() {
-  local result arm64="no arm64 worker"
+  local result arm64="no arm64 worker" t ran=0 passed=0
   result="$(grep -E '^=+ .*( in [0-9.]+s)' "$PYTEST_LOG" 2>/dev/null | tail -n 1 | tr -d '=' | xargs || true)"
-  if grep -q "test_real_arm64_agent_on_emulated_arm64_worker PASSED" "$PYTEST_LOG" 2>/dev/null; then
-    arm64="the arm64 test ran on $KIND_CLUSTER_NAME-arm64 and passed"
-  elif grep -q "test_real_arm64_agent_on_emulated_arm64_worker" "$PYTEST_LOG" 2>/dev/null; then
-    arm64="the arm64 test ran and did not pass"
+  for t in "${ARM64_TESTS[@]}"; do
+    grep -q "${t##*::} " "$PYTEST_LOG" 2>/dev/null && ran=$((ran + 1))
+    grep -q "${t##*::} PASSED" "$PYTEST_LOG" 2>/dev/null && passed=$((passed + 1))
+  done
+  if ((ran > 0 && passed == ran)); then
+    arm64="the arm64 tests ($passed) ran on $KIND_CLUSTER_NAME-arm64 and passed"
+  elif ((ran > 0)); then
+    arm64="the arm64 tests ran and $((ran - passed)) of $ran did not pass"
   fi
   echo "kind e2e: tests/e2e: ${result:-did not run}; $arm64$( [[ -s "$SKIPPED" ]] && echo "; $(wc -l < "$SKIPPED") left out on request")"
 }
