@@ -39,6 +39,15 @@
 # and deletes only its own cluster. The cluster's API server listens on 127.0.0.1:PADDOCK_PORT_BASE+643,
 # a port of the block hack/cluster.sh takes its ports from but never uses, so
 # it cannot collide with the local control plane of the same port base.
+#
+# The image registry of the image-check tests (issue #17): `up` starts the
+# CNCF Distribution registry hack/build-registry-tools.sh builds, as a process
+# of this host bound to the kind network's gateway address (plain HTTP, port
+# PADDOCK_PORT_BASE+644, storage under .local/kind/registry), pushes the test
+# images to it (a multi-arch index of the real amd64 and arm64 agent images,
+# and the amd64 image alone), and points every node's containerd at it
+# (certs.d/<host>/hosts.toml: plain HTTP). `down` stops it. The nodes pull
+# from it, and the in-cluster operator checks the same images in it.
 set -euo pipefail
 source "$(dirname "$0")/kind/lib.sh"
 
@@ -57,6 +66,14 @@ ENGINE_WAS_UP=0
 # installs qemu-user-static for it).
 export PADDOCK_KIND_ARM64="${PADDOCK_KIND_ARM64:-1}"
 ARM64_TEST="tests/e2e/test_placement.py::test_real_arm64_agent_on_emulated_arm64_worker"
+# The tests that need the arm64 worker (left out, and said, with PADDOCK_KIND_ARM64=0).
+ARM64_TESTS=("$ARM64_TEST"
+  "tests/e2e/test_images.py::test_multi_arch_image_runs_its_arm64_variant_on_the_arm64_worker")
+REGISTRY_PORT="${PADDOCK_KIND_REGISTRY_PORT:-$((${PADDOCK_PORT_BASE:-36000} + 644))}"
+REGISTRY_STATE="$STATE_DIR/registry"
+REGISTRY_ENV="$STATE_DIR/registry.env"
+# The pod network of hack/kind/cluster.yaml (its traffic to the registry is masqueraded).
+POD_SUBNET="10.244.0.0/16"
 
 phase_start=$SECONDS
 timing() { # label: records the seconds since the previous call
@@ -142,6 +159,136 @@ load_images() {
   fi
 }
 
+# ------------------------------------------------------------------ the image registry
+# The kind network's IPv4 gateway: this host's address on the nodes' network,
+# reachable from every node (and, masqueraded, from pods).
+kind_gateway() {
+  docker network inspect kind -f '{{range .IPAM.Config}}{{.Gateway}} {{end}}' \
+    | tr ' ' '\n' | grep -E '^[0-9]+(\.[0-9]+){3}$' | head -n 1
+}
+
+registry_pid() {
+  local pid
+  pid="$(cat "$REGISTRY_STATE/registry.pid" 2>/dev/null || true)"
+  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null && echo "$pid"
+}
+
+registry_down() {
+  local pid
+  if pid="$(registry_pid)"; then
+    kill "$pid" 2>/dev/null || true
+    local deadline=$((SECONDS + 10))
+    while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.2; done
+  fi
+  rm -rf "$REGISTRY_STATE" "$REGISTRY_ENV"
+}
+
+registry_bin_dir() { "$HACK_DIR/build-registry-tools.sh" --dirs | sed -n "${1}p"; }
+
+# The registry on the gateway address, fresh storage each `up`.
+registry_up() {
+  local gateway host
+  gateway="$(kind_gateway)"
+  [[ -n "$gateway" ]] || die "the kind network has no IPv4 gateway"
+  host="$gateway:$REGISTRY_PORT"
+  "$HACK_DIR/build-registry-tools.sh" >&2
+  registry_down
+  mkdir -p "$REGISTRY_STATE/data"
+  cat > "$REGISTRY_STATE/config.yaml" <<YAML
+version: 0.1
+log: {level: warn, accesslog: {disabled: true}}
+storage:
+  filesystem: {rootdirectory: $REGISTRY_STATE/data}
+  delete: {enabled: true}
+http:
+  addr: $host
+YAML
+  # Its own session, without the lock's fd 9: it outlives `up` until `down`.
+  setsid nohup "$(registry_bin_dir 1)/registry" serve "$REGISTRY_STATE/config.yaml" \
+    > "$REGISTRY_STATE/registry.log" 2>&1 9>&- < /dev/null &
+  echo $! > "$REGISTRY_STATE/registry.pid"
+  local deadline=$((SECONDS + 30))
+  until curl -sf "http://$host/v2/" >/dev/null; do
+    registry_pid >/dev/null || { tail -n 5 "$REGISTRY_STATE/registry.log" >&2; die "the registry exited"; }
+    ((SECONDS < deadline)) || die "the registry on $host did not answer in 30s"
+    sleep 0.5
+  done
+  echo "KIND_REGISTRY=$host" > "$REGISTRY_ENV"
+  log "image registry on http://$host (nodes and pods reach it on the kind network)"
+  push_test_images "$host"
+}
+
+# The images of tests/e2e/test_images.py: the real agent images (busybox), amd64
+# alone, and a multi-arch OCI index of amd64 and arm64; recorded in $REGISTRY_ENV.
+# Each gets a label, so its config (the image ID) differs from the agent images
+# loaded into the nodes: since Kubernetes 1.33 the kubelet's pull records
+# (KubeletEnsureSecretPulledImages) make an image ID it pulled under one name no
+# longer "preloaded" under another, and a pod asking for the preloaded name
+# with imagePullPolicy Never then fails with ErrImageNeverPull.
+push_test_images() { # host
+  local host="$1" crane tmp arm64_agent
+  crane="$(registry_bin_dir 2)/crane"
+  tmp="$(mktemp -d "$STATE_DIR/push.XXXXXX")"
+  if [[ "$PADDOCK_KIND_ARM64" == 1 ]]; then
+    # The arm64 agent image, built by hack/kind/images.sh arm64 agent (cached).
+    "$KIND_DIR/images.sh" arm64 agent >&2
+    arm64_agent="$(sed -n 's/^AGENT_LOCAL=//p' "$KIND_CACHE/agent-arm64.env")"
+  else
+    # No arm64 node to run it (and no qemu to build it): the amd64 agent with a
+    # config saying arm64, which only the image check reads.
+    arm64_agent="$LOCAL_REPO/agent:1-config-arm64"
+    docker tag "$AGENT_LOCAL" "$arm64_agent"
+    "$KIND_DIR/set-arch.sh" "$arm64_agent" arm64
+  fi
+  docker save "$AGENT_LOCAL" > "$tmp/amd64.tar"
+  docker save "$arm64_agent" > "$tmp/arm64.tar"
+  local repo="$host/paddock-e2e/agent" part
+  for part in amd64 arm64; do
+    "$crane" push --insecure "$tmp/$part.tar" "$repo:$part-part" >/dev/null
+    "$crane" mutate --insecure --label "dev.paddock.e2e=registry-$part" \
+      -t "$repo:$part-part" "$repo:$part-part" >/dev/null
+  done
+  "$crane" copy --insecure "$repo:amd64-part" "$repo:amd64-only" >/dev/null
+  "$crane" index append --insecure -m "$repo:amd64-part" -m "$repo:arm64-part" \
+    -t "$repo:multi-arch" >/dev/null
+  rm -rf "$tmp"
+  local arm64_manifest arm64_config
+  arm64_manifest="$("$crane" manifest --insecure "$repo:multi-arch" \
+    | jq -r '.manifests[] | select(.platform.architecture == "arm64") | .digest')"
+  [[ "$arm64_manifest" == sha256:* ]] || die "the multi-arch index has no arm64 entry"
+  arm64_config="$("$crane" manifest --insecure "$repo@$arm64_manifest" | jq -r .config.digest)"
+  {
+    echo "KIND_REGISTRY=$host"
+    echo "MULTI_ARCH_IMAGE=$repo:multi-arch"
+    echo "MULTI_ARCH_ARM64_CONFIG=$arm64_config"
+    echo "AMD64_ONLY_IMAGE=$repo:amd64-only"
+  } > "$REGISTRY_ENV"
+  log "pushed $repo:multi-arch (linux/amd64, linux/arm64 $arm64_manifest) and $repo:amd64-only"
+}
+
+# Every node's containerd pulls from the registry over plain HTTP (the node
+# image's config.toml has config_path = /etc/containerd/certs.d, read at each
+# pull), and pods' traffic to it is masqueraded behind the node's address:
+# hack/kind/kindnet masquerades nothing, and this host has no route back to
+# the pod network.
+registry_on_nodes() {
+  local host node gateway
+  host="$(sed -n 's/^KIND_REGISTRY=//p' "$REGISTRY_ENV")"
+  gateway="${host%:*}"
+  for node in $(kind get nodes --name "$KIND_CLUSTER_NAME"); do
+    docker exec -i "$node" sh -c "mkdir -p '/etc/containerd/certs.d/$host' && cat > '/etc/containerd/certs.d/$host/hosts.toml'" <<TOML
+server = "http://$host"
+
+[host."http://$host"]
+  capabilities = ["pull", "resolve"]
+TOML
+    local rule=(POSTROUTING -s "$POD_SUBNET" -d "$gateway/32" -p tcp --dport "${host##*:}" -j MASQUERADE)
+    docker exec "$node" iptables -t nat -C "${rule[@]}" 2>/dev/null \
+      || docker exec "$node" iptables -t nat -A "${rule[@]}"
+  done
+  log "every node pulls from http://$host"
+}
+
 deploy_kwok() {
   local dir stages="$STATE_DIR/kwok-stages.yaml" f
   dir="$(_mod_dir sigs.k8s.io/kwok)/kustomize"
@@ -213,6 +360,9 @@ up() {
   else
     log "no arm64 worker: PADDOCK_KIND_ARM64=0 was set"
   fi
+  registry_up
+  registry_on_nodes
+  timing "image registry"
   kubectl_ get nodes -o wide >&2
   log "kind e2e cluster up in $((SECONDS - t0))s; eval \"\$(hack/kind-e2e.sh env)\" to use it"
 }
@@ -229,14 +379,20 @@ run_tests() {
   # shellcheck disable=SC1090
   source "$KIND_CACHE/images-$(host_arch).env"
   "$HACK_DIR/venv.sh" >&2
-  local arm64_node="" leave_out=()
+  local arm64_node="" leave_out=() t
   if kubectl_ get node "$KIND_CLUSTER_NAME-arm64" >/dev/null 2>&1; then
     arm64_node="$KIND_CLUSTER_NAME-arm64"
   elif [[ "$PADDOCK_KIND_ARM64" == 0 ]]; then
-    # Asked for: left out, and said. Otherwise the test runs, and its skip fails.
-    echo "skipped (PADDOCK_KIND_ARM64=0 was set): $ARM64_TEST" | tee -a "$SKIPPED" >&2
-    leave_out=(--deselect "$ARM64_TEST")  # a node id, relative to the repository root
+    # Asked for: left out, and said. Otherwise the tests run, and their skips fail.
+    for t in "${ARM64_TESTS[@]}"; do
+      echo "skipped (PADDOCK_KIND_ARM64=0 was set): $t" | tee -a "$SKIPPED" >&2
+      leave_out+=(--deselect "$t")  # a node id, relative to the repository root
+    done
   fi
+  # The registry `up` started (tests/e2e/test_images.py); missing, those tests fail.
+  local KIND_REGISTRY="" MULTI_ARCH_IMAGE="" MULTI_ARCH_ARM64_CONFIG="" AMD64_ONLY_IMAGE=""
+  # shellcheck disable=SC1090
+  [[ -f "$REGISTRY_ENV" ]] && source "$REGISTRY_ENV"
   local rc=0
   # Every skip fails (tests/e2e/conftest.py); the output is kept for the summary.
   PADDOCK_E2E_FAIL_ON_SKIP=1 \
@@ -245,6 +401,10 @@ run_tests() {
   PADDOCK_E2E_AGENT_IMAGE="$AGENT_IMAGE" \
   PADDOCK_E2E_NAMESPACE="$NAMESPACE" \
   PADDOCK_E2E_ARM64_NODE="$arm64_node" \
+  PADDOCK_E2E_REGISTRY="$KIND_REGISTRY" \
+  PADDOCK_E2E_MULTI_ARCH_IMAGE="$MULTI_ARCH_IMAGE" \
+  PADDOCK_E2E_MULTI_ARCH_ARM64_CONFIG="$MULTI_ARCH_ARM64_CONFIG" \
+  PADDOCK_E2E_AMD64_ONLY_IMAGE="$AMD64_ONLY_IMAGE" \
     "$VENV_DIR/bin/python" -m pytest "$REPO_ROOT/tests/e2e" -v -p no:cacheprovider \
       "${leave_out[@]}" "$@" 2>&1 | tee "$PYTEST_LOG" || rc=$?
   timing "tests/e2e"
@@ -253,12 +413,16 @@ run_tests() {
 
 # What ran, in one line: pytest's result line, the arm64 worker, what was left out.
 summary() {
-  local result arm64="no arm64 worker"
+  local result arm64="no arm64 worker" t ran=0 passed=0
   result="$(grep -E '^=+ .*( in [0-9.]+s)' "$PYTEST_LOG" 2>/dev/null | tail -n 1 | tr -d '=' | xargs || true)"
-  if grep -q "test_real_arm64_agent_on_emulated_arm64_worker PASSED" "$PYTEST_LOG" 2>/dev/null; then
-    arm64="the arm64 test ran on $KIND_CLUSTER_NAME-arm64 and passed"
-  elif grep -q "test_real_arm64_agent_on_emulated_arm64_worker" "$PYTEST_LOG" 2>/dev/null; then
-    arm64="the arm64 test ran and did not pass"
+  for t in "${ARM64_TESTS[@]}"; do
+    grep -q "${t##*::} " "$PYTEST_LOG" 2>/dev/null && ran=$((ran + 1))
+    grep -q "${t##*::} PASSED" "$PYTEST_LOG" 2>/dev/null && passed=$((passed + 1))
+  done
+  if ((ran > 0 && passed == ran)); then
+    arm64="the arm64 tests ($passed) ran on $KIND_CLUSTER_NAME-arm64 and passed"
+  elif ((ran > 0)); then
+    arm64="the arm64 tests ran and $((ran - passed)) of $ran did not pass"
   fi
   echo "kind e2e: tests/e2e: ${result:-did not run}; $arm64$( [[ -s "$SKIPPED" ]] && echo "; $(wc -l < "$SKIPPED") left out on request")"
 }
@@ -271,6 +435,7 @@ down() { # [keep-engine]: delete the cluster but leave the engine running
   fi
   eval "$("$KIND_DIR/docker.sh" env)"
   tools
+  registry_down
   if cluster_exists; then
     kind delete cluster --name "$KIND_CLUSTER_NAME" >&2 || rc=$?
   fi

@@ -9,12 +9,17 @@
 #   hack/kind/arm64-worker.sh down    remove it (kind delete cluster also does)
 #
 # Two kinds of worker (PADDOCK_ARM64_MODE):
-# - hybrid (default): the host's node image with the Go-built arm64 kubelet in
-#   place of the amd64 one. The kubelet runs under qemu and registers the node
-#   with its own GOARCH (kubernetes.io/arch=arm64); containerd, the runc shim
-#   and runc stay native, and a container's arm64 binaries run through
-#   binfmt_misc (qemu-aarch64). The arm64 agent image carries arm64 binaries;
-#   its config says amd64 so the native containerd unpacks it.
+# - hybrid (default): the host's node image with the Go-built arm64 kubelet and
+#   arm64 containerd (the node image's release, 1.6.20, built for arm64) in
+#   place of the amd64 ones. Both run under qemu: the kubelet registers the node
+#   with its own GOARCH (kubernetes.io/arch=arm64), and containerd's CRI picks
+#   linux/arm64 from a multi-arch image it pulls (its platform is its GOARCH).
+#   The runc shim and runc stay native (under qemu they cannot clone
+#   namespaces), so do the CNI plugins; a container's arm64 binaries run
+#   through binfmt_misc (qemu-aarch64). Under qemu-user, containerd sees no
+#   seccomp (qemu refuses prctl(PR_GET_SECCOMP)) and would fail every pod
+#   sandbox (the kubelet always asks RuntimeDefault for it): its one patch
+#   (hack/kind/containerd-emulated.patch) runs RuntimeDefault unconfined.
 # - full: a node image built entirely for arm64 (arm64 debootstrap, Debian's
 #   arm64 containerd and runc, arm64 kubelet/kubeadm/kube-proxy/kindnet-lite).
 #   It boots and joins, but no pod starts: see docs/development.md.
@@ -42,6 +47,23 @@ down() {
   fi
 }
 
+# The hybrid node image: the host's, with the arm64 kubelet and containerd, and
+# containerd reading registry hosts from certs.d (as hack/kind/cluster.yaml sets
+# for kind's own nodes), where hack/kind-e2e.sh writes the e2e registry's.
+hybrid_dockerfile() {
+  # shellcheck disable=SC2016
+  cat <<'DOCKERFILE'
+ARG NODE_IMAGE
+FROM ${NODE_IMAGE}
+# arm64 binaries: they run under qemu-aarch64 (binfmt_misc)
+COPY kubelet /usr/bin/kubelet
+COPY containerd /usr/bin/containerd
+RUN ["/usr/bin/kubelet", "--version"]
+RUN ["/usr/bin/containerd", "--version"]
+RUN printf '\n[plugins."io.containerd.grpc.v1.cri".registry]\n  config_path = "/etc/containerd/certs.d"\n' >> /etc/containerd/config.toml
+DOCKERFILE
+}
+
 wait_for() { # seconds description command...
   local seconds="$1" what="$2" deadline
   shift 2
@@ -64,21 +86,22 @@ up() {
     agent_for_node="$AGENT_LOCAL"
   else
     "$KIND_DIR/images.sh" arm64 agent >&2
-    "$KIND_DIR/build-bins.sh" arm64 kubelet >&2
+    "$KIND_DIR/build-bins.sh" arm64 kubelet containerd >&2
     # shellcheck disable=SC1090
     source "$KIND_CACHE/images-$(host_arch).env"
     # shellcheck disable=SC1090
     source "$KIND_CACHE/agent-arm64.env"  # after: its AGENT_LOCAL is the arm64 one
     platform="linux/$(host_arch)"
-    local host_node="$NODE_IMAGE" kubelet k ctx
+    local host_node="$NODE_IMAGE" kubelet containerd k ctx
     kubelet="$(kind_bin_dir arm64)/kubelet"
-    k="$( { docker image inspect -f '{{.Id}}' "$host_node"; stat -c '%s %Y' "$kubelet"; } | sha256sum | cut -c1-12)"
+    containerd="$(kind_bin_dir arm64)/$(containerd_bin_name)"
+    k="$( { docker image inspect -f '{{.Id}}' "$host_node"; stat -c '%s %Y' "$kubelet" "$containerd"; hybrid_dockerfile; } | sha256sum | cut -c1-12)"
     NODE_IMAGE="$LOCAL_REPO/kind-node-arm64-kubelet:$K8S_VERSION-$k"
     if ! docker image inspect "$NODE_IMAGE" >/dev/null 2>&1; then
       ctx="$(mktemp -d "$KIND_CACHE/ctx/hybrid.XXXXXX")"
       cp "$kubelet" "$ctx/kubelet"
-      # shellcheck disable=SC2016
-      printf 'ARG NODE_IMAGE\nFROM ${NODE_IMAGE}\n# the arm64 kubelet; it runs under qemu-aarch64 (binfmt_misc)\nCOPY kubelet /usr/bin/kubelet\nRUN ["/usr/bin/kubelet", "--version"]\n' > "$ctx/Dockerfile"
+      cp "$containerd" "$ctx/containerd"
+      hybrid_dockerfile > "$ctx/Dockerfile"
       DOCKER_BUILDKIT=0 docker build -q --build-arg "NODE_IMAGE=$host_node" -t "$NODE_IMAGE" "$ctx" >/dev/null
       rm -rf "$ctx"
       # Each one pins the layers of the host node image it was built on (1+ GB):
@@ -88,10 +111,9 @@ up() {
         [[ "$old" == "$NODE_IMAGE" ]] || docker rmi "$old" >/dev/null 2>&1 || true
       done
     fi
-    # The arm64 agent, labelled with the node's runtime architecture.
-    agent_for_node="$AGENT_LOCAL-native-runtime"
-    docker tag "$AGENT_LOCAL" "$agent_for_node"
-    "$KIND_DIR/set-arch.sh" "$agent_for_node" "$(host_arch)"
+    # The arm64 agent as built (its config says arm64, as the node's containerd is).
+    agent_for_node="$AGENT_LOCAL"
+    docker rmi "$AGENT_LOCAL-native-runtime" >/dev/null 2>&1 || true  # what this mode used before
   fi
   log "arm64 images ($MODE) ready in $((SECONDS - t0))s"
 

@@ -30,10 +30,11 @@ LOGFILE="$KIND_CACHE/logs/dockerd.log"
 # Debian packages the kind path uses on the host: the engine (docker.io brings
 # containerd, runc, iptables), jq for the runtime wrapper, debootstrap for the
 # root file systems; qemu-user-static for the emulated arm64 worker
-# (PADDOCK_KIND_ARM64=1, the default of hack/kind-e2e.sh), and the arm64 cross
-# compiler only for its `full` mode (pause; PADDOCK_ARM64_MODE=full).
+# (PADDOCK_KIND_ARM64=1, the default of hack/kind-e2e.sh) and patch for its
+# containerd (hack/kind/build-bins.sh), and the arm64 cross compiler only for
+# its `full` mode (pause; PADDOCK_ARM64_MODE=full).
 PACKAGES=(docker.io jq debootstrap)
-ARM64_PACKAGES=(qemu-user-static binfmt-support)
+ARM64_PACKAGES=(qemu-user-static binfmt-support patch)
 ARM64_FULL_PACKAGES=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
 
 private_running() {

@@ -22,6 +22,14 @@ _mod_version() { # module path -> version pinned in hack/tools/go.mod
 K8S_VERSION="$(_mod_version k8s.io/kubernetes)"
 KIND_VERSION="$(_mod_version sigs.k8s.io/kind)"
 KWOK_VERSION="$(_mod_version sigs.k8s.io/kwok)"
+# Debian bookworm's containerd in the node image (1.6.20~ds1): the arm64 worker
+# runs the same release, built for arm64 (hack/kind/build-bins.sh containerd).
+# It carries one patch (hack/kind/containerd-emulated.patch, see there); the
+# binary's cached name holds both, so a change to either builds it again.
+CONTAINERD_VERSION="${PADDOCK_CONTAINERD_VERSION:-v1.6.20}"
+containerd_bin_name() {
+  echo "containerd-$CONTAINERD_VERSION-$(sha256sum < "$KIND_DIR/containerd-emulated.patch" | cut -c1-8)"
+}
 _mod_dir() { (cd "$HACK_DIR/tools" && go list -m -f '{{.Dir}}' "$1"); }
 
 # The host architecture in Go's spelling.

@@ -122,6 +122,27 @@ def agent_image() -> str:
     return _env("PADDOCK_E2E_AGENT_IMAGE")
 
 
+def _registry_values() -> list[str]:
+    """The e2e image registry (plain HTTP on the kind network) for the image check.
+
+    The check itself stays as the chart ships it (on, FailOpen): the images of the other
+    tests are loaded into the nodes under a name no registry answers to, so they are
+    admitted unchecked, as FailOpen says; tests/e2e/test_images.py asks for FailClosed
+    on its own CoreBudgets.
+    """
+    host = os.environ.get("PADDOCK_E2E_REGISTRY", "")
+    if not host:
+        return []
+    port = host.rpartition(":")[2]
+    return [
+        "--set",
+        f"imageCheck.insecureRegistries[0]={host}",
+        # NetworkPolicy egress (not enforced by kind's CNI here, but kept true).
+        "--set",
+        f"imageCheck.registryPorts={{443,{port}}}",
+    ]
+
+
 @pytest.fixture(scope="session")
 def paddock_release(kind_cluster: Cluster) -> Release:
     image = _env("PADDOCK_E2E_IMAGE")
@@ -154,6 +175,7 @@ def paddock_release(kind_cluster: Cluster) -> Release:
         # the local control plane (tests/helm/test_metrics_auth.py).
         "--set",
         "metrics.auth=none",
+        *_registry_values(),
         "--wait",
         "--timeout",
         "5m",
