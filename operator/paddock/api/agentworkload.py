@@ -158,9 +158,10 @@ class AgentWorkloadSpec(ApiModel):
     pod_disruption_budget: Literal["Enabled", "Disabled"] = Field(
         default="Enabled",
         description=(
-            "Enabled: while admitted, Paddock keeps a PodDisruptionBudget with minAvailable = "
-            "minReplicas over the workload's pods, so kubectl drain, node upgrades and "
-            "Karpenter's disruption never take it below its floor. Disabled: no "
+            "Enabled: from when its minReplicas are first Ready, Paddock keeps a "
+            "PodDisruptionBudget with minAvailable = minReplicas over the workload's pods, so "
+            "kubectl drain, node upgrades and Karpenter's disruption never take it below its "
+            "floor (not before: it would only block drains of pods never ready). Disabled: no "
             "PodDisruptionBudget (drains may evict every replica at once)."
         ),
     )
