@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 import time
@@ -173,7 +174,8 @@ class Operator:
         `stall_after` seconds) without becoming ready: it is waiting for
         something that will never come, and waiting longer measures nothing.
         """
-        env = {"PADDOCK_LOG_LEVEL": "INFO", **self.extra_env}
+        level = os.environ.get("PADDOCK_BENCH_LOG_LEVEL", "INFO")  # DEBUG: steps and cycles
+        env = {"PADDOCK_LOG_LEVEL": level, **self.extra_env}
         if self.kopf_overrides:
             env["PYTHONPATH"] = str(WHATIF)
             env["PADDOCK_BENCH_KOPF"] = ";".join(self.kopf_overrides)

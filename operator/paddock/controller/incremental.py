@@ -22,6 +22,7 @@ for preemption, resizes, node and pod changes and periodic reconciliation (see l
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,6 +36,8 @@ from paddock.controller.cluster_state import (
 )
 from paddock.controller.observed import ObjectFacts
 from paddock.planner import Plan, Planner, WorkloadDecision
+
+log = logging.getLogger("paddock.incremental")
 
 
 @dataclass(frozen=True)
@@ -129,6 +132,13 @@ class Incremental:
         for key in decisions:
             if key not in workloads:
                 workloads[key] = self._parsed(key, state)
+        log.debug(
+            "step: %d changed, %d gone, %d decided, full cycle %s",
+            len(keys),
+            sum(1 for facts in seen.values() if facts is None),
+            len(decisions),
+            "needed" if full else "not needed",
+        )
         return Step(decisions, workloads, needs_full_cycle=full)
 
     def _add(

@@ -45,4 +45,6 @@ def configure(level: str = "INFO", json_output: bool = True) -> None:
     logging.getLogger("urllib3").setLevel(logging.WARNING)
     # kopf reports every successful handler call at INFO: noise at 50,000 pods.
     logging.getLogger("kopf.objects").setLevel(logging.WARNING)
+    # At DEBUG, kopf's own machinery (every watch event) would drown Paddock's lines.
+    logging.getLogger("kopf").setLevel(max(logging.INFO, root.level))
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)

@@ -162,7 +162,11 @@ class SchedulingLoop(Generic[S, P]):
             log.exception("incremental step failed", extra={"cycle": self.cycles})
             metrics.API_ERRORS.labels(kind="cycle").inc()
             return False
-        metrics.PLAN_DURATION.labels(stage="step").observe(time.perf_counter() - started)
+        elapsed = time.perf_counter() - started
+        metrics.PLAN_DURATION.labels(stage="step").observe(elapsed)
+        log.debug(
+            "step done (%s)", self._last_reason, extra={"duration_ms": round(elapsed * 1000, 1)}
+        )
         return True
 
     def _snapshot_and_plan(self) -> tuple[S, P, float, float]:
