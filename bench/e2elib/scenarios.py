@@ -436,7 +436,14 @@ class Finisher:
                     continue
                 self.finished[key] = time.time()
             namespace, name = key.split("/", 1)
-            self._pool.submit(self._delete, key, f"{c.workload_path(namespace)}/{name}")
+            try:
+                self._pool.submit(self._delete, key, f"{c.workload_path(namespace)}/{name}")
+            except RuntimeError:  # drained: the run is over
+                return
+
+    def drain(self) -> None:
+        """Wait for the deletes in flight (their answers are figures too)."""
+        self._pool.shutdown(wait=True)
 
     def _delete(self, key: str, path: str) -> None:
         self.delete_sent[key] = time.time()
@@ -504,6 +511,8 @@ def kueue(cluster: BenchCluster, cfg: KueueConfig, logs: Path) -> dict[str, Any]
             thread.join()
         log(f"kueue-shaped: all {len(issued)} created after {time.time() - started:.0f}s")
         stalled = wait_finished(finisher, len(runtimes), timeout=3600, quiet=180)
+        stop.set()
+        finisher.drain()
         ended = max(finisher.finished.values(), default=time.time())
         delta = operator.metrics().minus(before)
         figures = kueue_figures(
