@@ -75,6 +75,7 @@ class Capacity:
             for n in nodes
         ]
         self.potential = [n.potential for n in nodes]
+        self.any_potential = any(self.potential)
         self.cell_of: list[Cell | None] = [None] * len(nodes)
         self.node_count: dict[str, int] = dict.fromkeys(pools, 0)
         self.eligible_count: dict[str, int] = dict.fromkeys(pools, 0)
@@ -211,12 +212,26 @@ class Capacity:
     def _best_in_pool(
         self, cells: Sequence[Cell], cores: int, memory: int, exclude: Collection[int] | None
     ) -> int:
-        best = -1
+        """The tightest node of these cells with room for one replica (on a tie, the first
+        cell's, in bucket order), or -1: the free-core sizes of all cells are walked together,
+        smallest first, so a size no cell has is never looked at."""
+        mask = 0
         for cell in cells:
-            node = self._best_in_cell(cell, cores, memory, exclude)
-            if node >= 0 and (best < 0 or self.cores[node] < self.cores[best]):
-                best = node
-        return best
+            mask |= cell.mask
+        mask >>= cores
+        mem = self.memory
+        while mask:
+            low = mask & -mask
+            free = low.bit_length() - 1 + cores
+            for cell in cells:
+                bucket = cell.buckets.get(free)
+                if bucket is None:
+                    continue
+                for node in bucket:
+                    if mem[node] >= memory and (exclude is None or node not in exclude):
+                        return node
+            mask ^= low
+        return -1
 
     # -- placement -----------------------------------------------------------------------
 
@@ -262,6 +277,8 @@ class Capacity:
 
     def launching(self, nodes: Mapping[int, int]) -> int:
         """Of these node -> replicas, the replicas placed on potential nodes."""
+        if not self.any_potential:
+            return 0  # asked for every workload each cycle: most clusters have none
         potential = self.potential
         return sum(r for n, r in nodes.items() if potential[n])
 
