@@ -222,14 +222,17 @@ def _keep_pods(cycle: Cycle, e: Entry, room: dict[str, int]) -> dict[int, int]:
     left = dict(room)
     kept: dict[int, int] = {}
     strays: list[tuple[int, int]] = []
+    index = cap.index
+    pool_of = cap.pool
     for node_name, replicas in sorted(e.w.placed):
-        node = cap.index.get(node_name)
+        node = index.get(node_name)
         if node is None or replicas <= 0:
             continue  # the node is gone, and its pods with it
-        pool = cap.pool[node]
-        take = min(replicas, left.get(pool, 0)) if pool is not None else 0
+        pool = pool_of[node]
+        room_left = left.get(pool, 0) if pool is not None else 0
+        take = replicas if replicas < room_left else room_left
         if take:
-            left[pool] -= take  # type: ignore[index]
+            left[pool] = room_left - take  # type: ignore[index]
             kept[node] = kept.get(node, 0) + take
         if replicas > take:
             strays.append((node, replicas - take))
@@ -339,8 +342,11 @@ def assignments(cycle: Cycle, e: Entry) -> tuple[tuple[str, int], ...]:
     per_pool = _pool_counts(cycle, e)
     for pool, replicas in e.unplaced.items():
         per_pool[pool] = per_pool.get(pool, 0) + replicas
-    order = list(e.pools) + sorted(p for p in per_pool if p not in e.pools)
-    e.per_pool = tuple((p, per_pool[p]) for p in order if per_pool.get(p))
+    pools = e.pools
+    out = [(p, per_pool[p]) for p in pools if per_pool.get(p)]
+    if len(out) != len(per_pool):  # pools it may no longer use (or empty counts)
+        out += [(p, per_pool[p]) for p in sorted(per_pool) if p not in pools and per_pool[p]]
+    e.per_pool = tuple(out)
     return e.per_pool
 
 
@@ -348,8 +354,9 @@ def _pool_counts(cycle: Cycle, e: Entry) -> dict[str, int]:
     """Placed replicas per pool (a pinned node counts in the pool its pods belong to)."""
     per_pool: dict[str, int] = {}
     pool_of = cycle.capacity.pool
+    pinned = e.pinned
     for node, replicas in e.nodes.items():
-        pool = e.pinned.get(node) or pool_of[node]
+        pool = (pinned.get(node) if pinned else None) or pool_of[node]
         if pool is not None:
             per_pool[pool] = per_pool.get(pool, 0) + replicas
     return per_pool

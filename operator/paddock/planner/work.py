@@ -61,7 +61,11 @@ class Entry:
         self.message = ""
         self.queued = False
         self.min = max(1, workload.min_replicas)
-        self.start = sum(r for _, r in workload.current if r > 0)
+        start = 0
+        for _, replicas in workload.current:
+            if replicas > 0:
+                start += replicas
+        self.start = start
         if workload.min_replicas == workload.replicas and 0 < self.start < workload.replicas:
             # A fixed workload scaled up (kubectl scale, an HPA): what it runs was admitted
             # whole, so it keeps that and grows toward the new count as room allows, instead
@@ -116,6 +120,7 @@ class Cycle:
         "now",
         "pool_orders",
         "pools",
+        "resolved",
         "shrink_grace",
     )
 
@@ -139,6 +144,10 @@ class Cycle:
         # (budget, placement.pools) -> (pool order, why it is unusable or ""): thousands of
         # workloads share a handful of these.
         self.pool_orders: dict[tuple[str, tuple[str, ...]], tuple[tuple[str, ...], str]] = {}
+        # (spec.budget, candidates, namespace) -> budget resolution: the same few per budget.
+        self.resolved: dict[
+            tuple[str | None, tuple[str, ...], str], tuple[str | None, Reason | None, str]
+        ] = {}
 
 
 def budget_pool_order(budget: Budget, pools: Mapping[str, Pool]) -> tuple[str, ...]:
@@ -156,7 +165,11 @@ def resolve(workload: Workload, cycle: Cycle) -> Entry:
     """
     entry = Entry(workload)
     w = workload
-    entry.budget, reason, message = _resolve_budget(w, cycle.budgets)
+    spec = (w.budget, w.budget_candidates, w.namespace)
+    resolved = cycle.resolved.get(spec)
+    if resolved is None:
+        resolved = cycle.resolved[spec] = _resolve_budget(w, cycle.budgets)
+    entry.budget, reason, message = resolved
     if w.invalid:
         entry.reason, entry.message = Reason.INVALID_SPEC, w.invalid
         return entry
