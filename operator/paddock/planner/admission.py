@@ -27,7 +27,7 @@ from collections.abc import Sequence
 
 from . import messages as msg
 from .decisions import Reason
-from .snapshot import Workload
+from .snapshot import NodeReplicas, Workload
 from .work import Cycle, Entry, QueueKey
 
 
@@ -70,7 +70,7 @@ def _hold(cycle: Cycle, e: Entry) -> None:
     w = e.w
     if not e.queued:
         if w.replicas == 0:
-            e.running = sum(_keep_pods(cycle, e, _current(w)).values())
+            e.running = sum(_keep_pods(cycle, e, _current(w))[0].values())
             e.pinned.clear()
             e.events.append(f"scaled down from {e.start} to 0 replicas")
         elif not _freeze(cycle, e):
@@ -81,7 +81,7 @@ def _hold(cycle: Cycle, e: Entry) -> None:
     # Pools of the admission the workload may still use, or that no longer exist (their
     # pods keep running; nothing new goes there). A pool dropped from the spec is a move.
     room = {p: r for p, r in current.items() if p in allowed or p not in cycle.pools}
-    kept = _keep_pods(cycle, e, room)
+    kept, as_listed = _keep_pods(cycle, e, room)
     e.running = sum(kept.values())
     target = min(e.start, w.replicas)
     policy = cycle.budgets.get(e.budget or "")
@@ -107,6 +107,7 @@ def _hold(cycle: Cycle, e: Entry) -> None:
     if held > target:
         _trim(cycle, e, kept, held - target)
         held = target
+        as_listed = None
     missing = target - held
     got = 0
     mark = cap.mark()
@@ -126,6 +127,8 @@ def _hold(cycle: Cycle, e: Entry) -> None:
         got = sum(fitted.values())
         for node, replicas in fitted.items():
             kept[node] = kept.get(node, 0) + replicas
+        if got:
+            as_listed = None
     if expired and held + got < target:
         # Waited for a launch past the deadline: give up the replicas still waiting (keep
         # those that run or fit existing nodes now), and ask for no launch for a while.
@@ -151,6 +154,7 @@ def _hold(cycle: Cycle, e: Entry) -> None:
         return
     e.nodes = kept
     e.per_pool = None
+    e.placements = as_listed
     unplaced = target - held - got
     if unplaced and w.min_replicas < w.replicas and _grace_over(cycle, w):
         keep = max(e.min, held + got)
@@ -212,11 +216,15 @@ def _current(w: Workload) -> dict[str, int]:
     return current
 
 
-def _keep_pods(cycle: Cycle, e: Entry, room: dict[str, int]) -> dict[int, int]:
+def _keep_pods(
+    cycle: Cycle, e: Entry, room: dict[str, int]
+) -> tuple[dict[int, int], NodeReplicas | None]:
     """node -> replicas whose pods exist and keep their place, at most `room` per pool.
 
     A pod counts in its node's pool first; pods on nodes outside the pools of `room` (the node
     left the pool, or the pool was deleted) fill what those pools have left, and are `pinned`.
+    Second: when every listed pod is kept as listed (each node once), the same (node name,
+    replicas) pairs sorted by name, which is what `placements` would build from the result.
     """
     cap = cycle.capacity
     left = dict(room)
@@ -224,10 +232,17 @@ def _keep_pods(cycle: Cycle, e: Entry, room: dict[str, int]) -> dict[int, int]:
     strays: list[tuple[int, int]] = []
     index = cap.index
     pool_of = cap.pool
-    for node_name, replicas in sorted(e.w.placed):
+    listed = sorted(e.w.placed)
+    as_listed = True
+    previous = None
+    for node_name, replicas in listed:
         node = index.get(node_name)
         if node is None or replicas <= 0:
+            as_listed = False
             continue  # the node is gone, and its pods with it
+        if node_name == previous:
+            as_listed = False
+        previous = node_name
         pool = pool_of[node]
         room_left = left.get(pool, 0) if pool is not None else 0
         take = replicas if replicas < room_left else room_left
@@ -236,6 +251,8 @@ def _keep_pods(cycle: Cycle, e: Entry, room: dict[str, int]) -> dict[int, int]:
             kept[node] = kept.get(node, 0) + take
         if replicas > take:
             strays.append((node, replicas - take))
+    if not strays:
+        return kept, tuple(listed) if as_listed else None
     for node, replicas in strays:
         for pool in sorted(left, key=lambda p: (p in cycle.pools, p)):
             take = min(replicas, left[pool])
@@ -248,7 +265,7 @@ def _keep_pods(cycle: Cycle, e: Entry, room: dict[str, int]) -> dict[int, int]:
                 e.pinned[node] = pool
             if not replicas:
                 break
-    return kept
+    return kept, None
 
 
 def _grace_over(cycle: Cycle, w: Workload) -> bool:
@@ -284,13 +301,14 @@ def _freeze(cycle: Cycle, e: Entry) -> bool:
     one, until the spec is fixed, the budget restored, or the workload deleted.
     """
     current = _current(e.w)
-    kept = _keep_pods(cycle, e, current)
+    kept, as_listed = _keep_pods(cycle, e, current)
     e.running = sum(kept.values())
     if not kept:
         e.pinned.clear()
         return False
     e.frozen = True
     e.nodes = kept
+    e.placements = as_listed
     e.per_pool = tuple(current.items())
     e.admitted = e.start
     e.state = "Admitted"
@@ -348,6 +366,17 @@ def assignments(cycle: Cycle, e: Entry) -> tuple[tuple[str, int], ...]:
         out += [(p, per_pool[p]) for p in sorted(per_pool) if p not in pools and per_pool[p]]
     e.per_pool = tuple(out)
     return e.per_pool
+
+
+def placements(cycle: Cycle, e: Entry) -> NodeReplicas:
+    """(node name, replicas) for every node with replicas, sorted by node name (node indexes
+    follow name order). Built once per change of `e.nodes`; an admission held as its pods are
+    listed reuses the snapshot's own pairs."""
+    if e.placements is None:
+        names = cycle.capacity.names
+        nodes = e.nodes
+        e.placements = tuple([(names[n], nodes[n]) for n in sorted(nodes)])
+    return e.placements
 
 
 def _pool_counts(cycle: Cycle, e: Entry) -> dict[str, int]:
@@ -510,6 +539,7 @@ def _try_admit(cycle: Cycle, e: Entry, growth: bool, own_only: bool, least: int)
     for node, replicas in placed.items():
         e.nodes[node] = e.nodes.get(node, 0) + replicas
     e.per_pool = None
+    e.placements = None
     e.admitted += got
     e.state = "Admitted"
     e.failed = None

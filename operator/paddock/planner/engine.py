@@ -24,6 +24,7 @@ from .admission import (
     describe,
     explain,
     hold_committed,
+    placements,
     try_admit,
 )
 from .budgets import Ledger
@@ -172,18 +173,17 @@ class Planner:
 
         decisions: dict[str, WorkloadDecision] = {}
         paddock = dict.fromkeys(cycle.pools, 0)
-        names = cycle.capacity.names
         for e in entries:
             w = e.w
             nodes = e.nodes
             per_pool: tuple[tuple[str, int], ...] = ()
-            placements: tuple[tuple[str, int], ...] = ()
+            placed: tuple[tuple[str, int], ...] = ()
             if nodes or e.unplaced or e.frozen:
                 per_pool = assignments(cycle, e)
                 for pool, replicas in per_pool:
                     if pool in paddock:  # not a pool that was deleted under running pods
                         paddock[pool] += replicas * w.cores_per_replica
-                placements = tuple([(names[n], nodes[n]) for n in sorted(nodes)])
+                placed = placements(cycle, e)
             state = e.state
             if e.admitted > 0:
                 state = "Admitted"
@@ -197,7 +197,7 @@ class Planner:
                 admitted_cores=e.admitted * w.cores_per_replica,
                 requested_cores=max(0, w.replicas) * max(0, w.cores_per_replica),
                 assignments=per_pool,
-                placements=placements,
+                placements=placed,
                 state=state,
                 reason=e.reason,
                 message=e.message,
@@ -416,7 +416,7 @@ class Planner:
             admitted_cores=e.admitted * w.cores_per_replica,
             requested_cores=max(0, w.replicas) * max(0, w.cores_per_replica),
             assignments=assignments(cycle, e),
-            placements=tuple((cycle.capacity.names[n], e.nodes[n]) for n in sorted(e.nodes)),
+            placements=placements(cycle, e),
             state="Admitted"
             if e.admitted > 0 or e.reason in (Reason.ADMITTED, Reason.SCALED_TO_ZERO)
             else "Queued",

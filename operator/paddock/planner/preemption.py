@@ -286,6 +286,7 @@ class _Preemption:
                     del v.nodes[node]
             self.order.pop(v, None)
             v.per_pool = None
+            v.placements = None
             v.admitted = keep
             freed += (before - keep) * v.cores
             self.victims.append(

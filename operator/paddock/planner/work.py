@@ -16,7 +16,7 @@ from . import messages as msg
 from .budgets import Ledger
 from .capacity import Capacity
 from .decisions import Reason, State
-from .snapshot import Budget, Pool, Workload
+from .snapshot import Budget, NodeReplicas, Pool, Workload
 
 QueueKey = tuple[int, int, float, str]
 """Queue order: priority (desc), growth after fresh work, creation time, key."""
@@ -38,6 +38,7 @@ class Entry:
         "nodes",
         "per_pool",
         "pinned",
+        "placements",
         "pools",
         "queued",
         "rank",
@@ -89,6 +90,8 @@ class Entry:
         self.released = 0
         # Replicas per pool derived from `nodes`; None when `nodes` changed since computed.
         self.per_pool: tuple[tuple[str, int], ...] | None = None
+        # `nodes` as (node name, replicas) sorted by name; None when `nodes` changed since.
+        self.placements: NodeReplicas | None = None
         self.events: list[str] = []
         self.blocked_by: Entry | None = None
         self.failed: Reason | None = None
