@@ -565,9 +565,8 @@ def describe(cycle: Cycle, e: Entry) -> tuple[Reason, str]:
     if e.admitted == 0 and (e.timed_out or not launch_allowed(cycle, e)):
         return Reason.PROVISIONING_TIMEOUT, _timed_out(cycle, e)
     if e.admitted >= e.w.replicas:
-        return Reason.ADMITTED, (
-            f"admitted {msg.shape(e.w.replicas, e.cores, e.w.memory_per_replica)} in "
-            f"{msg.placements(assignments(cycle, e))}"
+        return Reason.ADMITTED, msg.admitted(
+            e.w.replicas, e.cores, e.w.memory_per_replica, assignments(cycle, e)
         )
     if e.admitted > 0:
         return Reason.PARTIALLY_ADMITTED, _partial(cycle, e)
