@@ -29,7 +29,15 @@ from .admission import (
 )
 from .budgets import Ledger
 from .capacity import Capacity
-from .decisions import BudgetUsage, Plan, PoolUsage, Reason, Victim, WorkloadDecision
+from .decisions import (
+    BudgetUsage,
+    Plan,
+    PoolUsage,
+    Reason,
+    Victim,
+    WorkloadDecision,
+    new_decision,
+)
 from .preemption import preempt
 from .snapshot import Snapshot, Workload
 from .work import Cycle, Entry, QueueKey, resolve
@@ -173,6 +181,7 @@ class Planner:
 
         decisions: dict[str, WorkloadDecision] = {}
         paddock = dict.fromkeys(cycle.pools, 0)
+        launching = cycle.capacity.launching
         for e in entries:
             w = e.w
             nodes = e.nodes
@@ -190,22 +199,22 @@ class Planner:
             elif state == "Admitted" and w.replicas > 0:
                 state = "Queued"
             assert e.reason is not None
-            decisions[w.key] = WorkloadDecision(
-                key=w.key,
-                budget=e.budget,
-                admitted_replicas=e.admitted,
-                admitted_cores=e.admitted * w.cores_per_replica,
-                requested_cores=max(0, w.replicas) * max(0, w.cores_per_replica),
-                assignments=per_pool,
-                placements=placed,
-                state=state,
-                reason=e.reason,
-                message=e.message,
-                queue_position=positions.get(w.key),
-                events=tuple(e.events),
-                unplaced_replicas=sum(e.unplaced.values()),
-                frozen=e.frozen,
-                provisioning_replicas=cycle.capacity.launching(nodes),
+            decisions[w.key] = new_decision(
+                w.key,
+                e.budget,
+                e.admitted,
+                e.admitted * w.cores_per_replica,
+                max(0, w.replicas) * max(0, w.cores_per_replica),
+                per_pool,
+                placed,
+                state,
+                e.reason,
+                e.message,
+                positions.get(w.key),
+                tuple(e.events) if e.events else (),
+                sum(e.unplaced.values()) if e.unplaced else 0,
+                e.frozen,
+                launching(nodes),
             )
         return Plan(
             workloads=MappingProxyType(decisions),
