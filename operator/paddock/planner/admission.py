@@ -524,9 +524,8 @@ def _try_admit(cycle: Cycle, e: Entry, growth: bool, own_only: bool, least: int)
         return FAILED
     cap = cycle.capacity
     launch = launch_allowed(cycle, e)
-    if cap.largest_block(e.pools, launch) < cores:
-        e.failed = Reason.NO_CAPACITY
-        return FAILED
+    # No largest-block check first: place() finds nothing at once when no node has room (the
+    # pools' masks are empty above the shape), and most tries succeed.
     mark = cap.mark()
     placed = cap.place(
         e.pools, cores, w.memory_per_replica, count, w.spread, e.nodes, launch=launch

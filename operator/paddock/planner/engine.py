@@ -182,19 +182,22 @@ class Planner:
         decisions: dict[str, WorkloadDecision] = {}
         paddock = dict.fromkeys(cycle.pools, 0)
         launching = cycle.capacity.launching
+        potential = cycle.capacity.any_potential
         for e in entries:
             w = e.w
             nodes = e.nodes
+            cores = w.cores_per_replica
             per_pool: tuple[tuple[str, int], ...] = ()
             placed: tuple[tuple[str, int], ...] = ()
             if nodes or e.unplaced or e.frozen:
-                per_pool = assignments(cycle, e)
+                per_pool = e.per_pool if e.per_pool is not None else assignments(cycle, e)
                 for pool, replicas in per_pool:
                     if pool in paddock:  # not a pool that was deleted under running pods
-                        paddock[pool] += replicas * w.cores_per_replica
-                placed = placements(cycle, e)
+                        paddock[pool] += replicas * cores
+                placed = e.placements if e.placements is not None else placements(cycle, e)
+            admitted = e.admitted
             state = e.state
-            if e.admitted > 0:
+            if admitted > 0:
                 state = "Admitted"
             elif state == "Admitted" and w.replicas > 0:
                 state = "Queued"
@@ -202,9 +205,9 @@ class Planner:
             decisions[w.key] = new_decision(
                 w.key,
                 e.budget,
-                e.admitted,
-                e.admitted * w.cores_per_replica,
-                max(0, w.replicas) * max(0, w.cores_per_replica),
+                admitted,
+                admitted * cores,
+                max(0, w.replicas) * max(0, cores),
                 per_pool,
                 placed,
                 state,
@@ -214,7 +217,7 @@ class Planner:
                 tuple(e.events) if e.events else (),
                 sum(e.unplaced.values()) if e.unplaced else 0,
                 e.frozen,
-                launching(nodes),
+                launching(nodes) if potential else 0,
             )
         return Plan(
             workloads=MappingProxyType(decisions),
