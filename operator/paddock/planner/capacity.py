@@ -66,11 +66,11 @@ class Cell:
                 del buckets[old]
                 self.mask ^= 1 << old
         if new > 0:
-            bucket = buckets.get(new)
-            if bucket is None:
-                bucket = buckets[new] = {}
+            target = buckets.get(new)
+            if target is None:
+                target = buckets[new] = {}
                 self.mask |= 1 << new
-            bucket[node] = None
+            target[node] = None
 
     def largest(self) -> int:
         return self.mask.bit_length() - 1 if self.mask else 0
