@@ -425,7 +425,9 @@ def admit_queue(cycle: Cycle, queue: Sequence[tuple[QueueKey, Entry]]) -> None:
             later.append((key, e))
         elif outcome == FAILED and key[1] == 0 and budgets[budget].queueing == "StrictFIFO":
             blocked[budget] = e
-    reclaimers = _waiting_reclaimers(cycle, queue)
+    # Only growth asks (rarely): found on first use. Admissions in between change nothing,
+    # since _may_be_reclaimed skips reclaimers admitted by then.
+    reclaimers: dict[str, list[Entry]] | None = None
     for key, e in later:
         budget = e.budget
         assert budget is not None
@@ -436,7 +438,11 @@ def admit_queue(cycle: Cycle, queue: Sequence[tuple[QueueKey, Entry]]) -> None:
         growth = key[1] == 1 or e.admitted > held[id(e)]
         # Growth never borrows what a waiting cohort member may reclaim: it would be preempted
         # in the same cycle, and grow back the next, while the reclaimer starves.
-        own_only = growth and _may_be_reclaimed(cycle, e, reclaimers)
+        own_only = False
+        if growth:
+            if reclaimers is None:
+                reclaimers = _waiting_reclaimers(cycle, queue)
+            own_only = _may_be_reclaimed(cycle, e, reclaimers)
         outcome = try_admit(cycle, e, growth, own_only=own_only)
         if outcome == FAILED and not growth and budgets[budget].queueing == "StrictFIFO":
             blocked[budget] = e

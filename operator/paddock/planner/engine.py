@@ -12,7 +12,7 @@ import bisect
 import gc
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from types import MappingProxyType
 from typing import TypeVar
 
@@ -54,12 +54,14 @@ def plan(snapshot: Snapshot) -> Plan:
 def _unique(items: Iterable[T], what: str, name: Callable[[T], str]) -> dict[str, T]:
     """Index by name, sorted, refusing duplicates: a duplicate is an operator bug, and silently
     keeping one of them would make the plan depend on input order."""
-    out: dict[str, T] = {}
-    for item in sorted(items, key=name):
-        key = name(item)
-        if key in out:
-            raise ValueError(f"duplicate {what} {key!r} in snapshot")
-        out[key] = item
+    ordered = sorted(items, key=name)
+    out = dict(zip(map(name, ordered), ordered, strict=True))
+    if len(out) != len(ordered):
+        seen: set[str] = set()
+        for key in map(name, ordered):
+            if key in seen:
+                raise ValueError(f"duplicate {what} {key!r} in snapshot")
+            seen.add(key)
     return out
 
 
@@ -108,18 +110,19 @@ class Planner:
         for w in workloads.values():
             cycle.entries[w.key] = resolve(w, cycle)
         entries = list(cycle.entries.values())
+        # Priority order, once: the held admissions, the queue and the victims all follow it.
+        cycle.ranked = ranked = sorted(entries, key=attrgetter("rank"))
 
         # 1. Admissions are commitments: hold them (re-place, move, shrink) in priority order.
-        hold_committed(cycle, sorted((e for e in entries if e.start > 0), key=lambda e: e.rank))
+        hold_committed(cycle, [e for e in ranked if e.start > 0])
         # 2. Queued work and growth, in queue order; 3. reasons against the resulting state.
-        queue = sorted(
-            (
-                (e.queue_key(e.admitted > 0), e)
-                for e in entries
-                if e.queued and e.admitted < e.w.replicas
-            ),
-            key=lambda item: item[0],
-        )
+        # (Built in priority order, the queue is sorted already but for growth: a cheap sort.)
+        queue = [
+            (e.queue_key(e.admitted > 0), e)
+            for e in ranked
+            if e.queued and e.admitted < e.w.replicas
+        ]
+        queue.sort(key=itemgetter(0))
         admit_queue(cycle, queue)
         explain(cycle, entries)
         pools_after = self._pool_free()

@@ -366,12 +366,13 @@ def _holders(cycle: Cycle) -> dict[str, list[Entry]]:
     descending. That is exactly the queue order reversed, and a total order, so choices never
     depend on input order."""
     # A frozen workload is never a victim: its Deployments are left as they are (rule 9).
+    ranked = cycle.ranked
+    if ranked is None or len(ranked) != len(cycle.entries):  # not the cycle's own entries
+        ranked = sorted(cycle.entries.values(), key=attrgetter("rank"))
+    # Ranks are unique (the key is in them): reversed priority order is the descending sort.
     admitted = [
-        e
-        for e in cycle.entries.values()
-        if e.admitted > 0 and e.budget is not None and not e.frozen
+        e for e in reversed(ranked) if e.admitted > 0 and e.budget is not None and not e.frozen
     ]
-    admitted.sort(key=attrgetter("rank"), reverse=True)
     holders: dict[str, list[Entry]] = {}
     for position, e in enumerate(admitted):
         e.victim_rank = position

@@ -123,6 +123,7 @@ class Cycle:
         "now",
         "pool_orders",
         "pools",
+        "ranked",
         "resolved",
         "shrink_grace",
     )
@@ -147,6 +148,8 @@ class Cycle:
         # (budget, placement.pools) -> (pool order, why it is unusable or ""): thousands of
         # workloads share a handful of these.
         self.pool_orders: dict[tuple[str, tuple[str, ...]], tuple[tuple[str, ...], str]] = {}
+        # Every entry in priority order (`Entry.rank`), once the cycle has sorted them.
+        self.ranked: list[Entry] | None = None
         # (spec.budget, candidates, namespace) -> budget resolution: the same few per budget.
         self.resolved: dict[
             tuple[str | None, tuple[str, ...], str], tuple[str | None, Reason | None, str]
