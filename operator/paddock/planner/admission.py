@@ -77,10 +77,11 @@ def _hold(cycle: Cycle, e: Entry) -> None:
             e.events.append(f"admission withdrawn: {e.message}")
         return
     current = _current(w)
-    allowed = set(e.pools)
+    allowed = e.pools  # a handful of pools: a tuple is as quick to search as a set
+    known = cycle.pools
     # Pools of the admission the workload may still use, or that no longer exist (their
     # pods keep running; nothing new goes there). A pool dropped from the spec is a move.
-    room = {p: r for p, r in current.items() if p in allowed or p not in cycle.pools}
+    room = {p: r for p, r in current.items() if p in allowed or p not in known}
     kept, as_listed = _keep_pods(cycle, e, room)
     e.running = sum(kept.values())
     target = min(e.start, w.replicas)
@@ -103,7 +104,7 @@ def _hold(cycle: Cycle, e: Entry) -> None:
         )
         e.pinned.clear()
         return
-    held = sum(kept.values())
+    held = e.running  # sum(kept.values()), unchanged since
     if held > target:
         _trim(cycle, e, kept, held - target)
         held = target
@@ -164,12 +165,25 @@ def _hold(cycle: Cycle, e: Entry) -> None:
         )
         target, unplaced = keep, keep - held - got
     e.unplaced = _unplaced_pools(cycle, e, current, unplaced)
+    if as_listed is not None and not e.unplaced and e.running == sum(room.values()):
+        e.per_pool = _room_assignments(e, room)
     e.admitted = target
     e.state = "Admitted"
     assert e.budget is not None  # queued entries have one
     ledger.add(e.budget, e.admitted * w.cores_per_replica)
     if got or target < e.start:
         _note_changes(cycle, e, current, min(e.start, w.replicas))
+
+
+def _room_assignments(e: Entry, room: dict[str, int]) -> tuple[tuple[str, int], ...]:
+    """What `assignments` gives when every listed pod is kept where it is and they fill each
+    pool's room exactly (nothing pinned, moved or unplaced): the room, in preference order.
+    Most held admissions are this, and it spares counting their pods per pool again."""
+    pools = e.pools
+    out = [(p, room[p]) for p in pools if p in room]
+    if len(out) != len(room):
+        out += [(p, room[p]) for p in sorted(room) if p not in pools]
+    return tuple(out)
 
 
 def _timeout(cycle: Cycle, e: Entry) -> float:
