@@ -10,8 +10,8 @@ Every decision carries a machine-readable `reason` and a human `message` with th
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
 from enum import StrEnum
 from typing import Literal, TypeAlias
 
@@ -121,8 +121,29 @@ class WorkloadDecision:
     """Admitted replicas placed on potential nodes: they wait for an autoscaler's launch."""
 
 
+def _slot_setters(cls: type) -> tuple[Callable[[object, object], None], ...]:
+    """The `__set__` of each field's slot descriptor, in field order."""
+    return tuple(vars(cls)[f.name].__set__ for f in fields(cls))
+
+
+(
+    _KEY,
+    _BUDGET,
+    _ADMITTED_REPLICAS,
+    _ADMITTED_CORES,
+    _REQUESTED_CORES,
+    _ASSIGNMENTS,
+    _PLACEMENTS,
+    _STATE,
+    _REASON,
+    _MESSAGE,
+    _QUEUE_POSITION,
+    _EVENTS,
+    _UNPLACED_REPLICAS,
+    _FROZEN,
+    _PROVISIONING_REPLICAS,
+) = _slot_setters(WorkloadDecision)
 _new = object.__new__
-_set = object.__setattr__
 
 
 def new_decision(
@@ -145,26 +166,27 @@ def new_decision(
     """A `WorkloadDecision` from positional values, every field given, in field order.
 
     Why: a cycle makes one per workload (15,000 at the benchmark's scale), and the generated
-    keyword-only `__init__` spends half its time matching 15 keywords. This sets the same
-    frozen slots the same way that `__init__` does (`object.__setattr__`); a unit test keeps
-    the parameters equal to the fields.
+    keyword-only `__init__` (keyword matching, then `object.__setattr__` per field, which looks
+    the slot up by name) took a tenth of a cycle. This stores through the slots' own
+    descriptors, which is what that lookup ends in: the same frozen object, about three times
+    sooner. A unit test keeps the parameters equal to the fields and the result equal.
     """
     d = _new(WorkloadDecision)
-    _set(d, "key", key)
-    _set(d, "budget", budget)
-    _set(d, "admitted_replicas", admitted_replicas)
-    _set(d, "admitted_cores", admitted_cores)
-    _set(d, "requested_cores", requested_cores)
-    _set(d, "assignments", assignments)
-    _set(d, "placements", placements)
-    _set(d, "state", state)
-    _set(d, "reason", reason)
-    _set(d, "message", message)
-    _set(d, "queue_position", queue_position)
-    _set(d, "events", events)
-    _set(d, "unplaced_replicas", unplaced_replicas)
-    _set(d, "frozen", frozen)
-    _set(d, "provisioning_replicas", provisioning_replicas)
+    _KEY(d, key)
+    _BUDGET(d, budget)
+    _ADMITTED_REPLICAS(d, admitted_replicas)
+    _ADMITTED_CORES(d, admitted_cores)
+    _REQUESTED_CORES(d, requested_cores)
+    _ASSIGNMENTS(d, assignments)
+    _PLACEMENTS(d, placements)
+    _STATE(d, state)
+    _REASON(d, reason)
+    _MESSAGE(d, message)
+    _QUEUE_POSITION(d, queue_position)
+    _EVENTS(d, events)
+    _UNPLACED_REPLICAS(d, unplaced_replicas)
+    _FROZEN(d, frozen)
+    _PROVISIONING_REPLICAS(d, provisioning_replicas)
     return d
 
 

@@ -210,7 +210,7 @@ class Planner:
                 e.budget,
                 admitted,
                 admitted * cores,
-                max(0, w.replicas) * max(0, cores),
+                (w.replicas if w.replicas > 0 else 0) * (cores if cores > 0 else 0),
                 per_pool,
                 placed,
                 state,
