@@ -466,7 +466,7 @@ def admit_queue(cycle: Cycle, queue: Sequence[tuple[QueueKey, Entry]]) -> None:
             if before:
                 e.events.append(f"grew from {before} to {e.admitted} replicas")
             else:
-                e.events.append(f"admitted {msg.plural(e.admitted, 'replica')} of {e.w.replicas}")
+                e.events.append(msg.admitted_event(e.admitted, e.w.replicas))
 
 
 def _waiting_reclaimers(
@@ -531,10 +531,13 @@ def _try_admit(cycle: Cycle, e: Entry, growth: bool, own_only: bool, least: int)
     assert budget is not None
     ledger = cycle.ledger
     cores = w.cores_per_replica
-    count = min(w.replicas - e.admitted, ledger.headroom(budget) // cores)
+    count = w.replicas - e.admitted
+    allowed = ledger.headroom(budget) // cores
+    if allowed < count:
+        count = allowed
     defer = False
     if own_only:
-        own = min(count, ledger.own_free(budget) // cores)
+        own = ledger.own_free(budget) // cores
         if own < count:
             count, defer = own, True
     if count < least:
@@ -555,8 +558,11 @@ def _try_admit(cycle: Cycle, e: Entry, growth: bool, own_only: bool, least: int)
         cap.rollback(mark)
         e.failed = Reason.NO_CAPACITY
         return FAILED
-    for node, replicas in placed.items():
-        e.nodes[node] = e.nodes.get(node, 0) + replicas
+    if e.nodes:
+        for node, replicas in placed.items():
+            e.nodes[node] = e.nodes.get(node, 0) + replicas
+    else:
+        e.nodes = placed  # a fresh dict from place(), in the same order
     e.per_pool = None
     e.placements = None
     e.admitted += got

@@ -307,9 +307,10 @@ class Capacity:
             if node < 0:
                 break
             fit = self.cores[node] // cores
-            if memory:
-                fit = min(fit, self.memory[node] // memory)
-            fit = min(fit, remaining)
+            if memory and self.memory[node] // memory < fit:
+                fit = self.memory[node] // memory
+            if remaining < fit:
+                fit = remaining
             self.take(node, fit * cores, fit * memory)
             placed[node] = placed.get(node, 0) + fit
             remaining -= fit
@@ -349,8 +350,14 @@ class Capacity:
             per_zone[self.zone[node]] = per_zone.get(self.zone[node], 0) + replicas
         open_cells = list(cells)
         while remaining > 0 and open_cells:
-            # Cells are sorted by zone name, and min() keeps the first of equals: deterministic.
-            cell = min(open_cells, key=lambda c: per_zone.get(c.zone, 0))
+            # The least-used zone; cells are sorted by zone name and the first of equals wins
+            # (strict <): deterministic.
+            cell = open_cells[0]
+            least = per_zone.get(cell.zone, 0)
+            for other in open_cells:
+                used = per_zone.get(other.zone, 0)
+                if used < least:
+                    cell, least = other, used
             node = self._best_in_cell(cell, cores, memory, None)
             if node < 0:
                 open_cells.remove(cell)

@@ -311,7 +311,7 @@ class Planner:
         if head is not None and head.queue_key(False) < key:
             e.blocked_by = head
         elif try_admit(cycle, e, False) != FAILED:
-            e.events.append(f"admitted {msg.plural(e.admitted, 'replica')} of {workload.replicas}")
+            e.events.append(msg.admitted_event(e.admitted, workload.replicas))
         else:
             policy = cycle.budgets[budget]
             if policy.preempt_within_budget != "Never" or (

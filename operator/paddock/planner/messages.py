@@ -77,3 +77,9 @@ def admitted(
 ) -> str:
     """'admitted 2 replicas x 16 cores in c7g (2)': the message of most workloads, each cycle."""
     return f"admitted {shape(replicas, cores, memory_bytes)} in {placements(assignments)}"
+
+
+@lru_cache(maxsize=4096)
+def admitted_event(admitted: int, replicas: int) -> str:
+    """'admitted 2 replicas of 3': the event of every workload a cycle admits."""
+    return f"admitted {plural(admitted, 'replica')} of {replicas}"
