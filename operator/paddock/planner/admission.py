@@ -56,9 +56,13 @@ def _keep_releasing(cycle: Cycle, e: Entry) -> None:
     against them meanwhile (a crash between the two writes would over-commit the budget)."""
     if e.budget is None:
         return
-    given_up = min(max(0, e.start - e.admitted), e.running)  # only running pods hold cores
-    e.released = given_up * e.w.cores_per_replica
-    releasing = max(0, e.w.releasing) * e.w.cores_per_replica + e.released
+    given_up = e.start - e.admitted
+    if given_up > e.running:
+        given_up = e.running  # only running pods hold cores
+    e.released = (given_up if given_up > 0 else 0) * e.w.cores_per_replica
+    releasing = e.released
+    if e.w.releasing > 0:
+        releasing += e.w.releasing * e.w.cores_per_replica
     if releasing:
         cycle.ledger.add(e.budget, releasing)
 

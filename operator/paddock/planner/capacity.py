@@ -197,7 +197,9 @@ class Capacity:
                     per_node = free // cores
                     for node in cell.buckets[free]:
                         if memory:
-                            fit = min(per_node, mem[node] // memory)
+                            fit = mem[node] // memory
+                            if fit > per_node:
+                                fit = per_node
                             if fit <= 0:
                                 continue
                         else:
