@@ -437,7 +437,7 @@ def admit_queue(cycle: Cycle, queue: Sequence[tuple[QueueKey, Entry]]) -> None:
         if head is not None:
             e.blocked_by = head
             continue
-        outcome = try_admit(cycle, e, key[1] == 1, own_only=True)
+        outcome = try_admit(cycle, e, key[1] == 1, True)
         if outcome == DEFERRED:
             paused.add(budget)
             later.append((key, e))
@@ -461,7 +461,7 @@ def admit_queue(cycle: Cycle, queue: Sequence[tuple[QueueKey, Entry]]) -> None:
             if reclaimers is None:
                 reclaimers = _waiting_reclaimers(cycle, queue)
             own_only = _may_be_reclaimed(cycle, e, reclaimers)
-        outcome = try_admit(cycle, e, growth, own_only=own_only)
+        outcome = try_admit(cycle, e, growth, own_only)
         if outcome == FAILED and not growth and budgets[budget].queueing == "StrictFIFO":
             blocked[budget] = e
     for _, e in queue:

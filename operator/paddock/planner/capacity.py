@@ -313,7 +313,8 @@ class Capacity:
                 fit = self.memory[node] // memory
             if remaining < fit:
                 fit = remaining
-            self.take(node, fit * cores, fit * memory)
+            self.journal.append((node, fit * cores, fit * memory))  # take(), inlined
+            self._apply(node, fit * cores, fit * memory)
             placed[node] = placed.get(node, 0) + fit
             remaining -= fit
         return remaining
@@ -332,7 +333,8 @@ class Capacity:
             node = self._best_in_pool(cells, cores, memory, used)
             if node < 0:
                 break
-            self.take(node, cores, memory)
+            self.journal.append((node, cores, memory))  # take(), inlined
+            self._apply(node, cores, memory)
             placed[node] = placed.get(node, 0) + 1
             used.add(node)
             remaining -= 1
@@ -364,7 +366,8 @@ class Capacity:
             if node < 0:
                 open_cells.remove(cell)
                 continue
-            self.take(node, cores, memory)
+            self.journal.append((node, cores, memory))  # take(), inlined
+            self._apply(node, cores, memory)
             placed[node] = placed.get(node, 0) + 1
             per_zone[cell.zone] = per_zone.get(cell.zone, 0) + 1
             remaining -= 1
