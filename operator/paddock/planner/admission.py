@@ -115,9 +115,12 @@ def _hold(cycle: Cycle, e: Entry) -> None:
         as_listed = None
     missing = target - held
     got = 0
-    mark = cap.mark()
-    expired = _launch_expired(cycle, e)
-    e.no_launch = expired or not launch_allowed(cycle, e)
+    mark = len(cap.journal)  # cap.mark()
+    if w.provisioning_since is None and w.provisioning_timed_out is None and not e.timed_out:
+        expired = False  # never waited for a launch: no_launch stays as it is, as below
+    else:
+        expired = _launch_expired(cycle, e)
+        e.no_launch = expired or not launch_allowed(cycle, e)
     if missing:
         order = [p for p in e.pools if p in current] + [p for p in e.pools if p not in current]
         fitted = cap.place(
@@ -168,7 +171,8 @@ def _hold(cycle: Cycle, e: Entry) -> None:
             f"no room for {msg.plural(int(cycle.shrink_grace), 'second')}"
         )
         target, unplaced = keep, keep - held - got
-    e.unplaced = _unplaced_pools(cycle, e, current, unplaced)
+    if unplaced > 0:  # else it stays the entry's own empty dict
+        e.unplaced = _unplaced_pools(cycle, e, current, unplaced)
     if as_listed is not None and not e.unplaced and e.running == sum(room.values()):
         e.per_pool = _room_assignments(e, room)
     e.admitted = target
