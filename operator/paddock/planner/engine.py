@@ -137,18 +137,32 @@ class Planner:
         ]
         victims = preempt(cycle, failed)
         self.plan = self._build(entries, pools_after, victims)
+        self._victims = {v.victim for v in victims}
+        # What `add` and `release` work with, indexed on their first call (`plan()` alone
+        # never needs it): nothing changes the entries before that.
+        self._cycle_queue: list[tuple[QueueKey, Entry]] | None = queue
+        self._cycle_failed = failed
+        self._heads: dict[str, Entry] = {}
+        self._waiting: dict[str, list[QueueKey]] = {}
+        self._queued: dict[str, list[tuple[QueueKey, Entry]]] = {}
+        """Per budget, the queue of this cycle and of `add`: what `release` may admit."""
+
+    def _index_queue(self) -> None:
+        """StrictFIFO heads, waiting queue keys and queued entries per budget, as the cycle
+        left them (once, before the first incremental step)."""
+        queue = self._cycle_queue
+        if queue is None:
+            return
+        self._cycle_queue = None
+        budgets = self._cycle.budgets
         self._heads = {
             e.budget: e
-            for e in reversed(failed)
+            for e in reversed(self._cycle_failed)
             if e.budget is not None and budgets[e.budget].queueing == "StrictFIFO"
         }
-        self._waiting: dict[str, list[QueueKey]] = {}
         for key, e in queue:
             if e.admitted < e.w.replicas and e.budget is not None:
                 self._waiting.setdefault(e.budget, []).append(key)
-        self._victims = {v.victim for v in victims}
-        self._queued: dict[str, list[tuple[QueueKey, Entry]]] = {}
-        """Per budget, the queue of this cycle and of `add`: what `release` may admit."""
         for key, e in queue:
             if e.budget is not None:
                 self._queued.setdefault(e.budget, []).append((key, e))
@@ -295,6 +309,7 @@ class Planner:
         not fit but its budget may preempt for it. Cores that preemptors of this cycle count on
         are held (see `preemption`), so additions cannot take them.
         """
+        self._index_queue()
         cycle = self._cycle
         holds = any(r > 0 for _, r in workload.current)
         if holds or workload.key in cycle.entries:
@@ -339,6 +354,7 @@ class Planner:
         full cycle counts them free once the pod watch shows them gone. So, like `add`, this
         takes only what a full cycle on the same state would also find free, never more.
         """
+        self._index_queue()
         cycle = self._cycle
         e = cycle.entries.get(key)
         if e is None:
