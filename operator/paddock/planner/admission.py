@@ -262,7 +262,8 @@ def _keep_pods(
         if node is None or replicas <= 0:
             as_listed = False
             continue  # the node is gone, and its pods with it
-        if node_name == previous:
+        again = node_name == previous  # listed twice (sorted: the two are adjacent)
+        if again:
             as_listed = False
         previous = node_name
         pool = pool_of[node]
@@ -270,7 +271,7 @@ def _keep_pods(
         take = replicas if replicas < room_left else room_left
         if take:
             left[pool] = room_left - take  # type: ignore[index]
-            kept[node] = kept.get(node, 0) + take
+            kept[node] = kept.get(node, 0) + take if again else take
         if replicas > take:
             strays.append((node, replicas - take))
     if not strays:

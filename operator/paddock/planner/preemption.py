@@ -116,7 +116,7 @@ class _Preemption:
                         for v in self.holders.get(other, ())
                         if v.admitted > 0 and (reclaim == "Any" or v.w.priority < w.priority)
                     )
-            candidates.sort(key=lambda v: v.victim_rank)
+            candidates.sort(key=attrgetter("rank"), reverse=True)  # victim order
         if within:
             candidates.extend(
                 v
@@ -370,12 +370,8 @@ def _holders(cycle: Cycle) -> dict[str, list[Entry]]:
     if ranked is None or len(ranked) != len(cycle.entries):  # not the cycle's own entries
         ranked = sorted(cycle.entries.values(), key=attrgetter("rank"))
     # Ranks are unique (the key is in them): reversed priority order is the descending sort.
-    admitted = [
-        e for e in reversed(ranked) if e.admitted > 0 and e.budget is not None and not e.frozen
-    ]
     holders: dict[str, list[Entry]] = {}
-    for position, e in enumerate(admitted):
-        e.victim_rank = position
-        assert e.budget is not None
-        holders.setdefault(e.budget, []).append(e)
+    for e in reversed(ranked):
+        if e.admitted > 0 and e.budget is not None and not e.frozen:
+            holders.setdefault(e.budget, []).append(e)
     return holders

@@ -49,7 +49,6 @@ class Entry:
         "state",
         "timed_out",
         "unplaced",
-        "victim_rank",
         "w",
     )
 
@@ -96,7 +95,6 @@ class Entry:
         self.blocked_by: Entry | None = None
         self.failed: Reason | None = None
         self.state: State = "Queued"
-        self.victim_rank = 0
         # Not admitted against potential nodes this cycle (its last launch timed out).
         self.no_launch = False
         # Replicas that waited for a launch past the pool's provisioning timeout this cycle.
