@@ -428,15 +428,15 @@ def admit_queue(cycle: Cycle, queue: Sequence[tuple[QueueKey, Entry]]) -> None:
     (which would make the two take turns forever).
     """
     budgets = cycle.budgets
-    held = {id(e): e.admitted for _, e in queue}
+    held = [e.admitted for _, e in queue]  # before this pass, in queue order
     paused: set[str] = set()
     blocked: dict[str, Entry] = {}
-    later: list[tuple[QueueKey, Entry]] = []
-    for key, e in queue:
+    later: list[tuple[QueueKey, Entry, int]] = []
+    for (key, e), before in zip(queue, held, strict=True):
         budget = e.budget
         assert budget is not None
         if budget in paused:
-            later.append((key, e))
+            later.append((key, e, before))
             continue
         head = blocked.get(budget)
         if head is not None:
@@ -445,20 +445,20 @@ def admit_queue(cycle: Cycle, queue: Sequence[tuple[QueueKey, Entry]]) -> None:
         outcome = try_admit(cycle, e, key[1] == 1, True)
         if outcome == DEFERRED:
             paused.add(budget)
-            later.append((key, e))
+            later.append((key, e, before))
         elif outcome == FAILED and key[1] == 0 and budgets[budget].queueing == "StrictFIFO":
             blocked[budget] = e
     # Only growth asks (rarely): found on first use. Admissions in between change nothing,
     # since _may_be_reclaimed skips reclaimers admitted by then.
     reclaimers: dict[str, list[Entry]] | None = None
-    for key, e in later:
+    for key, e, before in later:
         budget = e.budget
         assert budget is not None
         head = blocked.get(budget)
         if head is not None:
             e.blocked_by = head
             continue
-        growth = key[1] == 1 or e.admitted > held[id(e)]
+        growth = key[1] == 1 or e.admitted > before
         # Growth never borrows what a waiting cohort member may reclaim: it would be preempted
         # in the same cycle, and grow back the next, while the reclaimer starves.
         own_only = False
@@ -469,8 +469,7 @@ def admit_queue(cycle: Cycle, queue: Sequence[tuple[QueueKey, Entry]]) -> None:
         outcome = try_admit(cycle, e, growth, own_only)
         if outcome == FAILED and not growth and budgets[budget].queueing == "StrictFIFO":
             blocked[budget] = e
-    for _, e in queue:
-        before = held[id(e)]
+    for (_, e), before in zip(queue, held, strict=True):
         if e.admitted > before:
             if before:
                 e.events.append(f"grew from {before} to {e.admitted} replicas")

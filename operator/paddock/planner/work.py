@@ -60,7 +60,7 @@ class Entry:
         self.reason: Reason | None = None
         self.message = ""
         self.queued = False
-        self.min = max(1, workload.min_replicas)
+        self.min = workload.min_replicas if workload.min_replicas > 1 else 1
         start = 0
         for _, replicas in workload.current:
             if replicas > 0:
