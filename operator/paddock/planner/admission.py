@@ -592,14 +592,17 @@ def describe(cycle: Cycle, e: Entry) -> tuple[Reason, str]:
     """Reason and message for a queued workload, as things stand now."""
     if e.unplaced:
         return Reason.REPLICAS_UNPLACED, _unplaced(cycle, e)
-    launching = cycle.capacity.launching(e.nodes)
+    cap = cycle.capacity
+    launching = cap.launching(e.nodes) if cap.any_potential else 0
     if launching and e.admitted > 0:
         return Reason.PROVISIONING, _provisioning(cycle, e, launching)
     if e.admitted == 0 and (e.timed_out or not launch_allowed(cycle, e)):
         return Reason.PROVISIONING_TIMEOUT, _timed_out(cycle, e)
-    if e.admitted >= e.w.replicas:
+    w = e.w
+    if e.admitted >= w.replicas:
+        per_pool = e.per_pool if e.per_pool is not None else assignments(cycle, e)
         return Reason.ADMITTED, msg.admitted(
-            e.w.replicas, e.cores, e.w.memory_per_replica, assignments(cycle, e)
+            w.replicas, w.cores_per_replica, w.memory_per_replica, per_pool
         )
     if e.admitted > 0:
         return Reason.PARTIALLY_ADMITTED, _partial(cycle, e)
