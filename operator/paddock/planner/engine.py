@@ -193,9 +193,16 @@ class Planner:
         cycle = self._cycle
         positions: dict[str, int] = {}
         waiting: dict[str, list[tuple[QueueKey, str]]] = {}
+        # Budget usage, counted on the way: pending here, used and admitted below.
+        used = dict.fromkeys(cycle.budgets, 0)
+        pending_cores = dict.fromkeys(cycle.budgets, 0)
+        admitted_workloads = dict.fromkeys(cycle.budgets, 0)
+        pending = dict.fromkeys(cycle.budgets, 0)
         for e in entries:
             if e.queued and e.admitted < e.w.replicas and e.budget is not None:
                 waiting.setdefault(e.budget, []).append((e.queue_key(e.admitted > 0), e.w.key))
+                pending[e.budget] += 1
+                pending_cores[e.budget] += (e.w.replicas - e.admitted) * e.w.cores_per_replica
         for items in waiting.values():
             items.sort()
             for position, (_, key) in enumerate(items, 1):
@@ -218,6 +225,10 @@ class Planner:
                         paddock[pool] += replicas * cores
                 placed = e.placements if e.placements is not None else placements(cycle, e)
             admitted = e.admitted
+            if e.budget is not None:
+                used[e.budget] += admitted * cores
+                if admitted > 0:
+                    admitted_workloads[e.budget] += 1
             state = e.state
             if admitted > 0:
                 state = "Admitted"
@@ -243,7 +254,9 @@ class Planner:
             )
         return Plan(
             workloads=MappingProxyType(decisions),
-            budgets=MappingProxyType(self._budget_usage(entries)),
+            budgets=MappingProxyType(
+                self._budget_usage(used, pending_cores, admitted_workloads, pending)
+            ),
             pools=MappingProxyType(
                 {
                     p: PoolUsage(
@@ -260,23 +273,16 @@ class Planner:
             victims=tuple(victims),
         )
 
-    def _budget_usage(self, entries: list[Entry]) -> dict[str, BudgetUsage]:
-        cycle = self._cycle
-        ledger = cycle.ledger
-        used = dict.fromkeys(cycle.budgets, 0)
-        pending_cores = dict.fromkeys(cycle.budgets, 0)
-        admitted = dict.fromkeys(cycle.budgets, 0)
-        pending = dict.fromkeys(cycle.budgets, 0)
-        for e in entries:
-            if e.budget is None:
-                continue
-            cores = e.admitted * e.w.cores_per_replica
-            used[e.budget] += cores
-            if e.admitted > 0:
-                admitted[e.budget] += 1
-            if e.queued and e.admitted < e.w.replicas:
-                pending[e.budget] += 1
-                pending_cores[e.budget] += (e.w.replicas - e.admitted) * e.w.cores_per_replica
+    def _budget_usage(
+        self,
+        used: dict[str, int],
+        pending_cores: dict[str, int],
+        admitted: dict[str, int],
+        pending: dict[str, int],
+    ) -> dict[str, BudgetUsage]:
+        """Per budget: admitted cores, pending cores, admitted and pending workloads (as
+        `_build` counted them), plus borrowed and lent cores."""
+        ledger = self._cycle.ledger
         # Lent cores: what the cohort borrows, attributed to lenders in name order.
         borrowed = {b: max(0, used[b] - ledger.nominal[b]) for b in used}
         owed: dict[str, int] = {}
