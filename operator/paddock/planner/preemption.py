@@ -32,7 +32,7 @@ cycles cannot take the room either.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from operator import attrgetter
 
 from . import messages as msg
@@ -111,18 +111,14 @@ class _Preemption:
             limit = min(limit, nominal_room // cores)
             for other in self.members[self.ledger.cohort[budget_name]]:
                 if other != budget_name:
-                    candidates.extend(
-                        v
-                        for v in self.holders.get(other, ())
-                        if v.admitted > 0 and (reclaim == "Any" or v.w.priority < w.priority)
-                    )
+                    held = self.holders.get(other, ())
+                    if reclaim == "Any":
+                        candidates.extend(v for v in held if v.admitted > 0)
+                    else:
+                        candidates.extend(_below(held, w.priority))
             candidates.sort(key=attrgetter("rank"), reverse=True)  # victim order
         if within:
-            candidates.extend(
-                v
-                for v in self.holders.get(budget_name, ())
-                if v.admitted > 0 and v.w.priority < w.priority
-            )
+            candidates.extend(_below(self.holders.get(budget_name, ()), w.priority))
         chosen = self.choose(p, candidates, limit) if candidates else None
         if chosen is None:
             known.append(signature)
@@ -359,6 +355,16 @@ def _dominates(failed: Signature, wanted: Signature) -> bool:
         and failed[2] <= wanted[2]
         and failed[3] <= wanted[3]
     )
+
+
+def _below(holders: Sequence[Entry], priority: int) -> Iterator[Entry]:
+    """The admitted holders with a priority below `priority`. Holders come in victim order,
+    lowest priority first, so they are a prefix: the walk stops at the first that is not."""
+    for v in holders:
+        if v.w.priority >= priority:
+            return
+        if v.admitted > 0:
+            yield v
 
 
 def _holders(cycle: Cycle) -> dict[str, list[Entry]]:
