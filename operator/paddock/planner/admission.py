@@ -249,33 +249,45 @@ def _keep_pods(
     replicas) pairs sorted by name, which is what `placements` would build from the result.
     """
     cap = cycle.capacity
-    left = dict(room)
-    kept: dict[int, int] = {}
-    strays: list[tuple[int, int]] = []
     index = cap.index
     pool_of = cap.pool
-    listed = sorted(e.w.placed)
-    as_listed = True
-    previous = None
-    for node_name, replicas in listed:
-        node = index.get(node_name)
-        if node is None or replicas <= 0:
-            as_listed = False
-            continue  # the node is gone, and its pods with it
-        again = node_name == previous  # listed twice (sorted: the two are adjacent)
-        if again:
-            as_listed = False
-        previous = node_name
-        pool = pool_of[node]
-        room_left = left.get(pool, 0) if pool is not None else 0
-        take = replicas if replicas < room_left else room_left
-        if take:
-            left[pool] = room_left - take  # type: ignore[index]
-            kept[node] = kept.get(node, 0) + take if again else take
-        if replicas > take:
-            strays.append((node, replicas - take))
+    # Pods are taken in node name order. The operator lists them so, each node once: walk
+    # them as listed, and sort (and walk again) only when a name is out of order.
+    placed = e.w.placed
+    listed: Sequence[tuple[str, int]] = placed
+    while True:
+        left = dict(room)
+        kept: dict[int, int] = {}
+        strays: list[tuple[int, int]] = []
+        as_listed = True
+        previous = None
+        for node_name, replicas in listed:
+            again = False
+            if previous is not None and node_name <= previous:
+                if listed is placed:
+                    break  # not in order: sort them
+                again = node_name == previous  # listed twice (sorted: adjacent)
+                as_listed = False
+            previous = node_name
+            node = index.get(node_name)
+            if node is None or replicas <= 0:
+                as_listed = False
+                continue  # the node is gone, and its pods with it
+            pool = pool_of[node]
+            room_left = left.get(pool, 0) if pool is not None else 0
+            take = replicas if replicas < room_left else room_left
+            if take:
+                left[pool] = room_left - take  # type: ignore[index]
+                kept[node] = kept.get(node, 0) + take if again else take
+            if replicas > take:
+                strays.append((node, replicas - take))
+        else:
+            break
+        listed = sorted(placed)
     if not strays:
-        return kept, tuple(listed) if as_listed else None
+        if not as_listed:
+            return kept, None
+        return kept, placed if listed is placed else tuple(listed)
     for node, replicas in strays:
         for pool in sorted(left, key=lambda p: (p in cycle.pools, p)):
             take = min(replicas, left[pool])
