@@ -27,7 +27,7 @@ from collections.abc import Sequence
 
 from . import messages as msg
 from .decisions import Reason
-from .snapshot import Workload
+from .snapshot import NodeReplicas, Workload
 from .work import Cycle, Entry, QueueKey
 
 
@@ -56,9 +56,13 @@ def _keep_releasing(cycle: Cycle, e: Entry) -> None:
     against them meanwhile (a crash between the two writes would over-commit the budget)."""
     if e.budget is None:
         return
-    given_up = min(max(0, e.start - e.admitted), e.running)  # only running pods hold cores
-    e.released = given_up * e.w.cores_per_replica
-    releasing = max(0, e.w.releasing) * e.w.cores_per_replica + e.released
+    given_up = e.start - e.admitted
+    if given_up > e.running:
+        given_up = e.running  # only running pods hold cores
+    e.released = (given_up if given_up > 0 else 0) * e.w.cores_per_replica
+    releasing = e.released
+    if e.w.releasing > 0:
+        releasing += e.w.releasing * e.w.cores_per_replica
     if releasing:
         cycle.ledger.add(e.budget, releasing)
 
@@ -70,18 +74,19 @@ def _hold(cycle: Cycle, e: Entry) -> None:
     w = e.w
     if not e.queued:
         if w.replicas == 0:
-            e.running = sum(_keep_pods(cycle, e, _current(w)).values())
+            e.running = sum(_keep_pods(cycle, e, _current(w))[0].values())
             e.pinned.clear()
             e.events.append(f"scaled down from {e.start} to 0 replicas")
         elif not _freeze(cycle, e):
             e.events.append(f"admission withdrawn: {e.message}")
         return
     current = _current(w)
-    allowed = set(e.pools)
+    allowed = e.pools  # a handful of pools: a tuple is as quick to search as a set
+    known = cycle.pools
     # Pools of the admission the workload may still use, or that no longer exist (their
     # pods keep running; nothing new goes there). A pool dropped from the spec is a move.
-    room = {p: r for p, r in current.items() if p in allowed or p not in cycle.pools}
-    kept = _keep_pods(cycle, e, room)
+    room = {p: r for p, r in current.items() if p in allowed or p not in known}
+    kept, as_listed = _keep_pods(cycle, e, room)
     e.running = sum(kept.values())
     target = min(e.start, w.replicas)
     policy = cycle.budgets.get(e.budget or "")
@@ -103,15 +108,19 @@ def _hold(cycle: Cycle, e: Entry) -> None:
         )
         e.pinned.clear()
         return
-    held = sum(kept.values())
+    held = e.running  # sum(kept.values()), unchanged since
     if held > target:
         _trim(cycle, e, kept, held - target)
         held = target
+        as_listed = None
     missing = target - held
     got = 0
-    mark = cap.mark()
-    expired = _launch_expired(cycle, e)
-    e.no_launch = expired or not launch_allowed(cycle, e)
+    mark = len(cap.journal)  # cap.mark()
+    if w.provisioning_since is None and w.provisioning_timed_out is None and not e.timed_out:
+        expired = False  # never waited for a launch: no_launch stays as it is, as below
+    else:
+        expired = _launch_expired(cycle, e)
+        e.no_launch = expired or not launch_allowed(cycle, e)
     if missing:
         order = [p for p in e.pools if p in current] + [p for p in e.pools if p not in current]
         fitted = cap.place(
@@ -126,6 +135,8 @@ def _hold(cycle: Cycle, e: Entry) -> None:
         got = sum(fitted.values())
         for node, replicas in fitted.items():
             kept[node] = kept.get(node, 0) + replicas
+        if got:
+            as_listed = None
     if expired and held + got < target:
         # Waited for a launch past the deadline: give up the replicas still waiting (keep
         # those that run or fit existing nodes now), and ask for no launch for a while.
@@ -151,6 +162,7 @@ def _hold(cycle: Cycle, e: Entry) -> None:
         return
     e.nodes = kept
     e.per_pool = None
+    e.placements = as_listed
     unplaced = target - held - got
     if unplaced and w.min_replicas < w.replicas and _grace_over(cycle, w):
         keep = max(e.min, held + got)
@@ -159,13 +171,27 @@ def _hold(cycle: Cycle, e: Entry) -> None:
             f"no room for {msg.plural(int(cycle.shrink_grace), 'second')}"
         )
         target, unplaced = keep, keep - held - got
-    e.unplaced = _unplaced_pools(cycle, e, current, unplaced)
+    if unplaced > 0:  # else it stays the entry's own empty dict
+        e.unplaced = _unplaced_pools(cycle, e, current, unplaced)
+    if as_listed is not None and not e.unplaced and e.running == sum(room.values()):
+        e.per_pool = _room_assignments(e, room)
     e.admitted = target
     e.state = "Admitted"
     assert e.budget is not None  # queued entries have one
     ledger.add(e.budget, e.admitted * w.cores_per_replica)
     if got or target < e.start:
         _note_changes(cycle, e, current, min(e.start, w.replicas))
+
+
+def _room_assignments(e: Entry, room: dict[str, int]) -> tuple[tuple[str, int], ...]:
+    """What `assignments` gives when every listed pod is kept where it is and they fill each
+    pool's room exactly (nothing pinned, moved or unplaced): the room, in preference order.
+    Most held admissions are this, and it spares counting their pods per pool again."""
+    pools = e.pools
+    out = [(p, room[p]) for p in pools if p in room]
+    if len(out) != len(room):
+        out += [(p, room[p]) for p in sorted(room) if p not in pools]
+    return tuple(out)
 
 
 def _timeout(cycle: Cycle, e: Entry) -> float:
@@ -212,27 +238,56 @@ def _current(w: Workload) -> dict[str, int]:
     return current
 
 
-def _keep_pods(cycle: Cycle, e: Entry, room: dict[str, int]) -> dict[int, int]:
+def _keep_pods(
+    cycle: Cycle, e: Entry, room: dict[str, int]
+) -> tuple[dict[int, int], NodeReplicas | None]:
     """node -> replicas whose pods exist and keep their place, at most `room` per pool.
 
     A pod counts in its node's pool first; pods on nodes outside the pools of `room` (the node
     left the pool, or the pool was deleted) fill what those pools have left, and are `pinned`.
+    Second: when every listed pod is kept as listed (each node once), the same (node name,
+    replicas) pairs sorted by name, which is what `placements` would build from the result.
     """
     cap = cycle.capacity
-    left = dict(room)
-    kept: dict[int, int] = {}
-    strays: list[tuple[int, int]] = []
-    for node_name, replicas in sorted(e.w.placed):
-        node = cap.index.get(node_name)
-        if node is None or replicas <= 0:
-            continue  # the node is gone, and its pods with it
-        pool = cap.pool[node]
-        take = min(replicas, left.get(pool, 0)) if pool is not None else 0
-        if take:
-            left[pool] -= take  # type: ignore[index]
-            kept[node] = kept.get(node, 0) + take
-        if replicas > take:
-            strays.append((node, replicas - take))
+    index = cap.index
+    pool_of = cap.pool
+    # Pods are taken in node name order. The operator lists them so, each node once: walk
+    # them as listed, and sort (and walk again) only when a name is out of order.
+    placed = e.w.placed
+    listed: Sequence[tuple[str, int]] = placed
+    while True:
+        left = dict(room)
+        kept: dict[int, int] = {}
+        strays: list[tuple[int, int]] = []
+        as_listed = True
+        previous = None
+        for node_name, replicas in listed:
+            again = False
+            if previous is not None and node_name <= previous:
+                if listed is placed:
+                    break  # not in order: sort them
+                again = node_name == previous  # listed twice (sorted: adjacent)
+                as_listed = False
+            previous = node_name
+            node = index.get(node_name)
+            if node is None or replicas <= 0:
+                as_listed = False
+                continue  # the node is gone, and its pods with it
+            pool = pool_of[node]
+            room_left = left.get(pool, 0) if pool is not None else 0
+            take = replicas if replicas < room_left else room_left
+            if take:
+                left[pool] = room_left - take  # type: ignore[index]
+                kept[node] = kept.get(node, 0) + take if again else take
+            if replicas > take:
+                strays.append((node, replicas - take))
+        else:
+            break
+        listed = sorted(placed)
+    if not strays:
+        if not as_listed:
+            return kept, None
+        return kept, placed if listed is placed else tuple(listed)
     for node, replicas in strays:
         for pool in sorted(left, key=lambda p: (p in cycle.pools, p)):
             take = min(replicas, left[pool])
@@ -245,7 +300,7 @@ def _keep_pods(cycle: Cycle, e: Entry, room: dict[str, int]) -> dict[int, int]:
                 e.pinned[node] = pool
             if not replicas:
                 break
-    return kept
+    return kept, None
 
 
 def _grace_over(cycle: Cycle, w: Workload) -> bool:
@@ -281,13 +336,14 @@ def _freeze(cycle: Cycle, e: Entry) -> bool:
     one, until the spec is fixed, the budget restored, or the workload deleted.
     """
     current = _current(e.w)
-    kept = _keep_pods(cycle, e, current)
+    kept, as_listed = _keep_pods(cycle, e, current)
     e.running = sum(kept.values())
     if not kept:
         e.pinned.clear()
         return False
     e.frozen = True
     e.nodes = kept
+    e.placements = as_listed
     e.per_pool = tuple(current.items())
     e.admitted = e.start
     e.state = "Admitted"
@@ -339,17 +395,32 @@ def assignments(cycle: Cycle, e: Entry) -> tuple[tuple[str, int], ...]:
     per_pool = _pool_counts(cycle, e)
     for pool, replicas in e.unplaced.items():
         per_pool[pool] = per_pool.get(pool, 0) + replicas
-    order = list(e.pools) + sorted(p for p in per_pool if p not in e.pools)
-    e.per_pool = tuple((p, per_pool[p]) for p in order if per_pool.get(p))
+    pools = e.pools
+    out = [(p, per_pool[p]) for p in pools if per_pool.get(p)]
+    if len(out) != len(per_pool):  # pools it may no longer use (or empty counts)
+        out += [(p, per_pool[p]) for p in sorted(per_pool) if p not in pools and per_pool[p]]
+    e.per_pool = tuple(out)
     return e.per_pool
+
+
+def placements(cycle: Cycle, e: Entry) -> NodeReplicas:
+    """(node name, replicas) for every node with replicas, sorted by node name (node indexes
+    follow name order). Built once per change of `e.nodes`; an admission held as its pods are
+    listed reuses the snapshot's own pairs."""
+    if e.placements is None:
+        names = cycle.capacity.names
+        nodes = e.nodes
+        e.placements = tuple([(names[n], nodes[n]) for n in sorted(nodes)])
+    return e.placements
 
 
 def _pool_counts(cycle: Cycle, e: Entry) -> dict[str, int]:
     """Placed replicas per pool (a pinned node counts in the pool its pods belong to)."""
     per_pool: dict[str, int] = {}
     pool_of = cycle.capacity.pool
+    pinned = e.pinned
     for node, replicas in e.nodes.items():
-        pool = e.pinned.get(node) or pool_of[node]
+        pool = (pinned.get(node) if pinned else None) or pool_of[node]
         if pool is not None:
             per_pool[pool] = per_pool.get(pool, 0) + replicas
     return per_pool
@@ -369,48 +440,53 @@ def admit_queue(cycle: Cycle, queue: Sequence[tuple[QueueKey, Entry]]) -> None:
     (which would make the two take turns forever).
     """
     budgets = cycle.budgets
-    held = {id(e): e.admitted for _, e in queue}
+    held = [e.admitted for _, e in queue]  # before this pass, in queue order
     paused: set[str] = set()
     blocked: dict[str, Entry] = {}
-    later: list[tuple[QueueKey, Entry]] = []
-    for key, e in queue:
+    later: list[tuple[QueueKey, Entry, int]] = []
+    for (key, e), before in zip(queue, held, strict=True):
         budget = e.budget
         assert budget is not None
         if budget in paused:
-            later.append((key, e))
+            later.append((key, e, before))
             continue
         head = blocked.get(budget)
         if head is not None:
             e.blocked_by = head
             continue
-        outcome = try_admit(cycle, e, key[1] == 1, own_only=True)
+        outcome = try_admit(cycle, e, key[1] == 1, True)
         if outcome == DEFERRED:
             paused.add(budget)
-            later.append((key, e))
+            later.append((key, e, before))
         elif outcome == FAILED and key[1] == 0 and budgets[budget].queueing == "StrictFIFO":
             blocked[budget] = e
-    reclaimers = _waiting_reclaimers(cycle, queue)
-    for key, e in later:
+    # Only growth asks (rarely): found on first use. Admissions in between change nothing,
+    # since _may_be_reclaimed skips reclaimers admitted by then.
+    reclaimers: dict[str, list[Entry]] | None = None
+    for key, e, before in later:
         budget = e.budget
         assert budget is not None
         head = blocked.get(budget)
         if head is not None:
             e.blocked_by = head
             continue
-        growth = key[1] == 1 or e.admitted > held[id(e)]
+        growth = key[1] == 1 or e.admitted > before
         # Growth never borrows what a waiting cohort member may reclaim: it would be preempted
         # in the same cycle, and grow back the next, while the reclaimer starves.
-        own_only = growth and _may_be_reclaimed(cycle, e, reclaimers)
-        outcome = try_admit(cycle, e, growth, own_only=own_only)
+        own_only = False
+        if growth:
+            if reclaimers is None:
+                reclaimers = _waiting_reclaimers(cycle, queue)
+            own_only = _may_be_reclaimed(cycle, e, reclaimers)
+        outcome = try_admit(cycle, e, growth, own_only)
         if outcome == FAILED and not growth and budgets[budget].queueing == "StrictFIFO":
             blocked[budget] = e
-    for _, e in queue:
-        before = held[id(e)]
+    for (_, e), before in zip(queue, held, strict=True):
         if e.admitted > before:
             if before:
                 e.events.append(f"grew from {before} to {e.admitted} replicas")
             else:
-                e.events.append(f"admitted {msg.plural(e.admitted, 'replica')} of {e.w.replicas}")
+                e.events.append(msg.admitted_event(e.admitted, e.w.replicas))
 
 
 def _waiting_reclaimers(
@@ -475,10 +551,13 @@ def _try_admit(cycle: Cycle, e: Entry, growth: bool, own_only: bool, least: int)
     assert budget is not None
     ledger = cycle.ledger
     cores = w.cores_per_replica
-    count = min(w.replicas - e.admitted, ledger.headroom(budget) // cores)
+    count = w.replicas - e.admitted
+    allowed = ledger.headroom(budget) // cores
+    if allowed < count:
+        count = allowed
     defer = False
     if own_only:
-        own = min(count, ledger.own_free(budget) // cores)
+        own = ledger.own_free(budget) // cores
         if own < count:
             count, defer = own, True
     if count < least:
@@ -488,9 +567,8 @@ def _try_admit(cycle: Cycle, e: Entry, growth: bool, own_only: bool, least: int)
         return FAILED
     cap = cycle.capacity
     launch = launch_allowed(cycle, e)
-    if cap.largest_block(e.pools, launch) < cores:
-        e.failed = Reason.NO_CAPACITY
-        return FAILED
+    # No largest-block check first: place() finds nothing at once when no node has room (the
+    # pools' masks are empty above the shape), and most tries succeed.
     mark = cap.mark()
     placed = cap.place(
         e.pools, cores, w.memory_per_replica, count, w.spread, e.nodes, launch=launch
@@ -500,9 +578,13 @@ def _try_admit(cycle: Cycle, e: Entry, growth: bool, own_only: bool, least: int)
         cap.rollback(mark)
         e.failed = Reason.NO_CAPACITY
         return FAILED
-    for node, replicas in placed.items():
-        e.nodes[node] = e.nodes.get(node, 0) + replicas
+    if e.nodes:
+        for node, replicas in placed.items():
+            e.nodes[node] = e.nodes.get(node, 0) + replicas
+    else:
+        e.nodes = placed  # a fresh dict from place(), in the same order
     e.per_pool = None
+    e.placements = None
     e.admitted += got
     e.state = "Admitted"
     e.failed = None
@@ -522,15 +604,17 @@ def describe(cycle: Cycle, e: Entry) -> tuple[Reason, str]:
     """Reason and message for a queued workload, as things stand now."""
     if e.unplaced:
         return Reason.REPLICAS_UNPLACED, _unplaced(cycle, e)
-    launching = cycle.capacity.launching(e.nodes)
+    cap = cycle.capacity
+    launching = cap.launching(e.nodes) if cap.any_potential else 0
     if launching and e.admitted > 0:
         return Reason.PROVISIONING, _provisioning(cycle, e, launching)
     if e.admitted == 0 and (e.timed_out or not launch_allowed(cycle, e)):
         return Reason.PROVISIONING_TIMEOUT, _timed_out(cycle, e)
-    if e.admitted >= e.w.replicas:
-        return Reason.ADMITTED, (
-            f"admitted {msg.shape(e.w.replicas, e.cores, e.w.memory_per_replica)} in "
-            f"{msg.placements(assignments(cycle, e))}"
+    w = e.w
+    if e.admitted >= w.replicas:
+        per_pool = e.per_pool if e.per_pool is not None else assignments(cycle, e)
+        return Reason.ADMITTED, msg.admitted(
+            w.replicas, w.cores_per_replica, w.memory_per_replica, per_pool
         )
     if e.admitted > 0:
         return Reason.PARTIALLY_ADMITTED, _partial(cycle, e)

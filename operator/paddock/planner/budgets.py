@@ -66,7 +66,8 @@ class Ledger:
         used = self.used[budget]
         cohort = self.cohort[budget]
         shared_free = self.shared[cohort] - self.consumed[cohort]
-        room = max(0, self.guaranteed[budget] - used) + max(0, shared_free)
+        own = self.guaranteed[budget] - used
+        room = (own if own > 0 else 0) + (shared_free if shared_free > 0 else 0)
         ceiling = self.ceiling[budget]
         if ceiling is not None and ceiling - used < room:
             room = ceiling - used
@@ -82,7 +83,11 @@ class Ledger:
         old = self.used[budget]
         new = old + cores
         self.used[budget] = new
-        self.consumed[self.cohort[budget]] += max(0, new - guaranteed) - max(0, old - guaranteed)
+        # Cores beyond the guaranteed part come out of the cohort's shared pool.
+        beyond_new = new - guaranteed if new > guaranteed else 0
+        beyond_old = old - guaranteed if old > guaranteed else 0
+        if beyond_new != beyond_old:
+            self.consumed[self.cohort[budget]] += beyond_new - beyond_old
 
     def mark(self) -> int:
         return len(self.journal)

@@ -56,6 +56,22 @@ class Cell:
             del self.buckets[free]
             self.mask ^= 1 << free
 
+    def move(self, node: int, old: int, new: int) -> None:
+        """`remove(node, old)` then `insert(node, new)`, in one call (the hot path of `take`)."""
+        buckets = self.buckets
+        if old > 0:
+            bucket = buckets[old]
+            del bucket[node]
+            if not bucket:
+                del buckets[old]
+                self.mask ^= 1 << old
+        if new > 0:
+            target = buckets.get(new)
+            if target is None:
+                target = buckets[new] = {}
+                self.mask |= 1 << new
+            target[node] = None
+
     def largest(self) -> int:
         return self.mask.bit_length() - 1 if self.mask else 0
 
@@ -75,6 +91,7 @@ class Capacity:
             for n in nodes
         ]
         self.potential = [n.potential for n in nodes]
+        self.any_potential = any(self.potential)
         self.cell_of: list[Cell | None] = [None] * len(nodes)
         self.node_count: dict[str, int] = dict.fromkeys(pools, 0)
         self.eligible_count: dict[str, int] = dict.fromkeys(pools, 0)
@@ -119,8 +136,7 @@ class Capacity:
         self.memory[node] -= memory
         cell = self.cell_of[node]
         if cell is not None and old != new:
-            cell.remove(node, old)
-            cell.insert(node, new)
+            cell.move(node, old, new)
 
     def mark(self) -> int:
         return len(self.journal)
@@ -181,7 +197,9 @@ class Capacity:
                     per_node = free // cores
                     for node in cell.buckets[free]:
                         if memory:
-                            fit = min(per_node, mem[node] // memory)
+                            fit = mem[node] // memory
+                            if fit > per_node:
+                                fit = per_node
                             if fit <= 0:
                                 continue
                         else:
@@ -211,12 +229,26 @@ class Capacity:
     def _best_in_pool(
         self, cells: Sequence[Cell], cores: int, memory: int, exclude: Collection[int] | None
     ) -> int:
-        best = -1
+        """The tightest node of these cells with room for one replica (on a tie, the first
+        cell's, in bucket order), or -1: the free-core sizes of all cells are walked together,
+        smallest first, so a size no cell has is never looked at."""
+        mask = 0
         for cell in cells:
-            node = self._best_in_cell(cell, cores, memory, exclude)
-            if node >= 0 and (best < 0 or self.cores[node] < self.cores[best]):
-                best = node
-        return best
+            mask |= cell.mask
+        mask >>= cores
+        mem = self.memory
+        while mask:
+            low = mask & -mask
+            free = low.bit_length() - 1 + cores
+            for cell in cells:
+                bucket = cell.buckets.get(free)
+                if bucket is None:
+                    continue
+                for node in bucket:
+                    if mem[node] >= memory and (exclude is None or node not in exclude):
+                        return node
+            mask ^= low
+        return -1
 
     # -- placement -----------------------------------------------------------------------
 
@@ -262,6 +294,8 @@ class Capacity:
 
     def launching(self, nodes: Mapping[int, int]) -> int:
         """Of these node -> replicas, the replicas placed on potential nodes."""
+        if not self.any_potential:
+            return 0  # asked for every workload each cycle: most clusters have none
         potential = self.potential
         return sum(r for n, r in nodes.items() if potential[n])
 
@@ -275,10 +309,12 @@ class Capacity:
             if node < 0:
                 break
             fit = self.cores[node] // cores
-            if memory:
-                fit = min(fit, self.memory[node] // memory)
-            fit = min(fit, remaining)
-            self.take(node, fit * cores, fit * memory)
+            if memory and self.memory[node] // memory < fit:
+                fit = self.memory[node] // memory
+            if remaining < fit:
+                fit = remaining
+            self.journal.append((node, fit * cores, fit * memory))  # take(), inlined
+            self._apply(node, fit * cores, fit * memory)
             placed[node] = placed.get(node, 0) + fit
             remaining -= fit
         return remaining
@@ -297,7 +333,8 @@ class Capacity:
             node = self._best_in_pool(cells, cores, memory, used)
             if node < 0:
                 break
-            self.take(node, cores, memory)
+            self.journal.append((node, cores, memory))  # take(), inlined
+            self._apply(node, cores, memory)
             placed[node] = placed.get(node, 0) + 1
             used.add(node)
             remaining -= 1
@@ -317,13 +354,20 @@ class Capacity:
             per_zone[self.zone[node]] = per_zone.get(self.zone[node], 0) + replicas
         open_cells = list(cells)
         while remaining > 0 and open_cells:
-            # Cells are sorted by zone name, and min() keeps the first of equals: deterministic.
-            cell = min(open_cells, key=lambda c: per_zone.get(c.zone, 0))
+            # The least-used zone; cells are sorted by zone name and the first of equals wins
+            # (strict <): deterministic.
+            cell = open_cells[0]
+            least = per_zone.get(cell.zone, 0)
+            for other in open_cells:
+                used = per_zone.get(other.zone, 0)
+                if used < least:
+                    cell, least = other, used
             node = self._best_in_cell(cell, cores, memory, None)
             if node < 0:
                 open_cells.remove(cell)
                 continue
-            self.take(node, cores, memory)
+            self.journal.append((node, cores, memory))  # take(), inlined
+            self._apply(node, cores, memory)
             placed[node] = placed.get(node, 0) + 1
             per_zone[cell.zone] = per_zone.get(cell.zone, 0) + 1
             remaining -= 1

@@ -10,8 +10,8 @@ Every decision carries a machine-readable `reason` and a human `message` with th
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
 from enum import StrEnum
 from typing import Literal, TypeAlias
 
@@ -119,6 +119,75 @@ class WorkloadDecision:
     """The workload cannot be planned (see `reason`): its Deployments are left as they are."""
     provisioning_replicas: int = 0
     """Admitted replicas placed on potential nodes: they wait for an autoscaler's launch."""
+
+
+def _slot_setters(cls: type) -> tuple[Callable[[object, object], None], ...]:
+    """The `__set__` of each field's slot descriptor, in field order."""
+    return tuple(vars(cls)[f.name].__set__ for f in fields(cls))
+
+
+(
+    _KEY,
+    _BUDGET,
+    _ADMITTED_REPLICAS,
+    _ADMITTED_CORES,
+    _REQUESTED_CORES,
+    _ASSIGNMENTS,
+    _PLACEMENTS,
+    _STATE,
+    _REASON,
+    _MESSAGE,
+    _QUEUE_POSITION,
+    _EVENTS,
+    _UNPLACED_REPLICAS,
+    _FROZEN,
+    _PROVISIONING_REPLICAS,
+) = _slot_setters(WorkloadDecision)
+_new = object.__new__
+
+
+def new_decision(
+    key: str,
+    budget: str | None,
+    admitted_replicas: int,
+    admitted_cores: int,
+    requested_cores: int,
+    assignments: PoolReplicas,
+    placements: NodeReplicas,
+    state: State,
+    reason: Reason,
+    message: str,
+    queue_position: int | None,
+    events: tuple[str, ...],
+    unplaced_replicas: int,
+    frozen: bool,
+    provisioning_replicas: int,
+) -> WorkloadDecision:
+    """A `WorkloadDecision` from positional values, every field given, in field order.
+
+    Why: a cycle makes one per workload (15,000 at the benchmark's scale), and the generated
+    keyword-only `__init__` (keyword matching, then `object.__setattr__` per field, which looks
+    the slot up by name) took a tenth of a cycle. This stores through the slots' own
+    descriptors, which is what that lookup ends in: the same frozen object, about three times
+    sooner. A unit test keeps the parameters equal to the fields and the result equal.
+    """
+    d = _new(WorkloadDecision)
+    _KEY(d, key)
+    _BUDGET(d, budget)
+    _ADMITTED_REPLICAS(d, admitted_replicas)
+    _ADMITTED_CORES(d, admitted_cores)
+    _REQUESTED_CORES(d, requested_cores)
+    _ASSIGNMENTS(d, assignments)
+    _PLACEMENTS(d, placements)
+    _STATE(d, state)
+    _REASON(d, reason)
+    _MESSAGE(d, message)
+    _QUEUE_POSITION(d, queue_position)
+    _EVENTS(d, events)
+    _UNPLACED_REPLICAS(d, unplaced_replicas)
+    _FROZEN(d, frozen)
+    _PROVISIONING_REPLICAS(d, provisioning_replicas)
+    return d
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

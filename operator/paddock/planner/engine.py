@@ -9,7 +9,10 @@ Deployments in milliseconds instead of waiting for the next full cycle.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Iterable
+import gc
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from operator import attrgetter, itemgetter
 from types import MappingProxyType
 from typing import TypeVar
 
@@ -21,11 +24,20 @@ from .admission import (
     describe,
     explain,
     hold_committed,
+    placements,
     try_admit,
 )
 from .budgets import Ledger
 from .capacity import Capacity
-from .decisions import BudgetUsage, Plan, PoolUsage, Reason, Victim, WorkloadDecision
+from .decisions import (
+    BudgetUsage,
+    Plan,
+    PoolUsage,
+    Reason,
+    Victim,
+    WorkloadDecision,
+    new_decision,
+)
 from .preemption import preempt
 from .snapshot import Snapshot, Workload
 from .work import Cycle, Entry, QueueKey, resolve
@@ -35,29 +47,62 @@ T = TypeVar("T")
 
 def plan(snapshot: Snapshot) -> Plan:
     """Plan one cycle: admissions, placements, preemptions and the reasons for everything."""
-    return Planner(snapshot).plan
+    with _collector_paused():  # until the cycle's working state is freed too
+        return Planner(snapshot, incremental=False).plan
 
 
 def _unique(items: Iterable[T], what: str, name: Callable[[T], str]) -> dict[str, T]:
     """Index by name, sorted, refusing duplicates: a duplicate is an operator bug, and silently
     keeping one of them would make the plan depend on input order."""
-    out: dict[str, T] = {}
-    for item in sorted(items, key=name):
-        key = name(item)
-        if key in out:
-            raise ValueError(f"duplicate {what} {key!r} in snapshot")
-        out[key] = item
+    ordered = sorted(items, key=name)
+    out = dict(zip(map(name, ordered), ordered, strict=True))
+    if len(out) != len(ordered):
+        seen: set[str] = set()
+        for key in map(name, ordered):
+            if key in seen:
+                raise ValueError(f"duplicate {what} {key!r} in snapshot")
+            seen.add(key)
     return out
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while `plan()` runs a cycle and frees it.
+
+    Why: a cycle allocates about 300,000 objects (entries, their dicts, tuples, decisions),
+    so the collector would run a few hundred times during it, its older-generation passes
+    walking every tracked object of the process, the snapshot included. The cycle creates no
+    reference cycles (its working state is freed by reference counting), so pausing loses
+    nothing, and once the state is freed the one pass after resuming walks only the Plan.
+    Only `plan()` pauses: a kept `Planner` (the operator's, for `add`/`release`) would leave
+    its whole state young, and the passes would only move to whoever allocates next. Left as
+    it is when the caller had paused it already.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 class Planner:
     """A planning cycle over one snapshot; `plan` is its result."""
 
-    def __init__(self, snapshot: Snapshot) -> None:
-        pools = _unique(snapshot.pools, "pool", lambda p: p.name)
-        budgets = _unique(snapshot.budgets, "budget", lambda b: b.name)
-        nodes = _unique(snapshot.nodes, "node", lambda n: n.name)
-        workloads = _unique(snapshot.workloads, "workload", lambda w: w.key)
+    def __init__(self, snapshot: Snapshot, *, incremental: bool = True) -> None:
+        """Run the cycle. `incremental=False` (what `plan()` uses) skips indexing the queue
+        for `add` and `release` until they are first called."""
+        self._run(snapshot)
+        if incremental:
+            self._index_queue()
+
+    def _run(self, snapshot: Snapshot) -> None:
+        pools = _unique(snapshot.pools, "pool", attrgetter("name"))
+        budgets = _unique(snapshot.budgets, "budget", attrgetter("name"))
+        nodes = _unique(snapshot.nodes, "node", attrgetter("name"))
+        workloads = _unique(snapshot.workloads, "workload", attrgetter("key"))
         capacity = Capacity(tuple(nodes.values()), pools)
         self._cycle = cycle = Cycle(
             budgets,
@@ -70,18 +115,19 @@ class Planner:
         for w in workloads.values():
             cycle.entries[w.key] = resolve(w, cycle)
         entries = list(cycle.entries.values())
+        # Priority order, once: the held admissions, the queue and the victims all follow it.
+        cycle.ranked = ranked = sorted(entries, key=attrgetter("rank"))
 
         # 1. Admissions are commitments: hold them (re-place, move, shrink) in priority order.
-        hold_committed(cycle, sorted((e for e in entries if e.start > 0), key=lambda e: e.rank))
+        hold_committed(cycle, [e for e in ranked if e.start > 0])
         # 2. Queued work and growth, in queue order; 3. reasons against the resulting state.
-        queue = sorted(
-            (
-                (e.queue_key(e.admitted > 0), e)
-                for e in entries
-                if e.queued and e.admitted < e.w.replicas
-            ),
-            key=lambda item: item[0],
-        )
+        # (Built in priority order, the queue is sorted already but for growth: a cheap sort.)
+        queue = [
+            (e.queue_key(e.admitted > 0), e)
+            for e in ranked
+            if e.queued and e.admitted < e.w.replicas
+        ]
+        queue.sort(key=itemgetter(0))
         admit_queue(cycle, queue)
         explain(cycle, entries)
         pools_after = self._pool_free()
@@ -96,18 +142,32 @@ class Planner:
         ]
         victims = preempt(cycle, failed)
         self.plan = self._build(entries, pools_after, victims)
+        self._victims = {v.victim for v in victims}
+        # What `add` and `release` work with, indexed on their first call (`plan()` alone
+        # never needs it): nothing changes the entries before that.
+        self._cycle_queue: list[tuple[QueueKey, Entry]] | None = queue
+        self._cycle_failed = failed
+        self._heads: dict[str, Entry] = {}
+        self._waiting: dict[str, list[QueueKey]] = {}
+        self._queued: dict[str, list[tuple[QueueKey, Entry]]] = {}
+        """Per budget, the queue of this cycle and of `add`: what `release` may admit."""
+
+    def _index_queue(self) -> None:
+        """StrictFIFO heads, waiting queue keys and queued entries per budget, as the cycle
+        left them (once, before the first incremental step)."""
+        queue = self._cycle_queue
+        if queue is None:
+            return
+        self._cycle_queue = None
+        budgets = self._cycle.budgets
         self._heads = {
             e.budget: e
-            for e in reversed(failed)
+            for e in reversed(self._cycle_failed)
             if e.budget is not None and budgets[e.budget].queueing == "StrictFIFO"
         }
-        self._waiting: dict[str, list[QueueKey]] = {}
         for key, e in queue:
             if e.admitted < e.w.replicas and e.budget is not None:
                 self._waiting.setdefault(e.budget, []).append(key)
-        self._victims = {v.victim for v in victims}
-        self._queued: dict[str, list[tuple[QueueKey, Entry]]] = {}
-        """Per budget, the queue of this cycle and of `add`: what `release` may admit."""
         for key, e in queue:
             if e.budget is not None:
                 self._queued.setdefault(e.budget, []).append((key, e))
@@ -133,9 +193,16 @@ class Planner:
         cycle = self._cycle
         positions: dict[str, int] = {}
         waiting: dict[str, list[tuple[QueueKey, str]]] = {}
+        # Budget usage, counted on the way: pending here, used and admitted below.
+        used = dict.fromkeys(cycle.budgets, 0)
+        pending_cores = dict.fromkeys(cycle.budgets, 0)
+        admitted_workloads = dict.fromkeys(cycle.budgets, 0)
+        pending = dict.fromkeys(cycle.budgets, 0)
         for e in entries:
             if e.queued and e.admitted < e.w.replicas and e.budget is not None:
                 waiting.setdefault(e.budget, []).append((e.queue_key(e.admitted > 0), e.w.key))
+                pending[e.budget] += 1
+                pending_cores[e.budget] += (e.w.replicas - e.admitted) * e.w.cores_per_replica
         for items in waiting.values():
             items.sort()
             for position, (_, key) in enumerate(items, 1):
@@ -143,44 +210,53 @@ class Planner:
 
         decisions: dict[str, WorkloadDecision] = {}
         paddock = dict.fromkeys(cycle.pools, 0)
-        names = cycle.capacity.names
+        launching = cycle.capacity.launching
+        potential = cycle.capacity.any_potential
         for e in entries:
             w = e.w
             nodes = e.nodes
+            cores = w.cores_per_replica
             per_pool: tuple[tuple[str, int], ...] = ()
-            placements: tuple[tuple[str, int], ...] = ()
+            placed: tuple[tuple[str, int], ...] = ()
             if nodes or e.unplaced or e.frozen:
-                per_pool = assignments(cycle, e)
+                per_pool = e.per_pool if e.per_pool is not None else assignments(cycle, e)
                 for pool, replicas in per_pool:
                     if pool in paddock:  # not a pool that was deleted under running pods
-                        paddock[pool] += replicas * w.cores_per_replica
-                placements = tuple([(names[n], nodes[n]) for n in sorted(nodes)])
+                        paddock[pool] += replicas * cores
+                placed = e.placements if e.placements is not None else placements(cycle, e)
+            admitted = e.admitted
+            if e.budget is not None:
+                used[e.budget] += admitted * cores
+                if admitted > 0:
+                    admitted_workloads[e.budget] += 1
             state = e.state
-            if e.admitted > 0:
+            if admitted > 0:
                 state = "Admitted"
             elif state == "Admitted" and w.replicas > 0:
                 state = "Queued"
             assert e.reason is not None
-            decisions[w.key] = WorkloadDecision(
-                key=w.key,
-                budget=e.budget,
-                admitted_replicas=e.admitted,
-                admitted_cores=e.admitted * w.cores_per_replica,
-                requested_cores=max(0, w.replicas) * max(0, w.cores_per_replica),
-                assignments=per_pool,
-                placements=placements,
-                state=state,
-                reason=e.reason,
-                message=e.message,
-                queue_position=positions.get(w.key),
-                events=tuple(e.events),
-                unplaced_replicas=sum(e.unplaced.values()),
-                frozen=e.frozen,
-                provisioning_replicas=cycle.capacity.launching(nodes),
+            decisions[w.key] = new_decision(
+                w.key,
+                e.budget,
+                admitted,
+                admitted * cores,
+                (w.replicas if w.replicas > 0 else 0) * (cores if cores > 0 else 0),
+                per_pool,
+                placed,
+                state,
+                e.reason,
+                e.message,
+                positions.get(w.key),
+                tuple(e.events) if e.events else (),
+                sum(e.unplaced.values()) if e.unplaced else 0,
+                e.frozen,
+                launching(nodes) if potential else 0,
             )
         return Plan(
             workloads=MappingProxyType(decisions),
-            budgets=MappingProxyType(self._budget_usage(entries)),
+            budgets=MappingProxyType(
+                self._budget_usage(used, pending_cores, admitted_workloads, pending)
+            ),
             pools=MappingProxyType(
                 {
                     p: PoolUsage(
@@ -197,23 +273,16 @@ class Planner:
             victims=tuple(victims),
         )
 
-    def _budget_usage(self, entries: list[Entry]) -> dict[str, BudgetUsage]:
-        cycle = self._cycle
-        ledger = cycle.ledger
-        used = dict.fromkeys(cycle.budgets, 0)
-        pending_cores = dict.fromkeys(cycle.budgets, 0)
-        admitted = dict.fromkeys(cycle.budgets, 0)
-        pending = dict.fromkeys(cycle.budgets, 0)
-        for e in entries:
-            if e.budget is None:
-                continue
-            cores = e.admitted * e.w.cores_per_replica
-            used[e.budget] += cores
-            if e.admitted > 0:
-                admitted[e.budget] += 1
-            if e.queued and e.admitted < e.w.replicas:
-                pending[e.budget] += 1
-                pending_cores[e.budget] += (e.w.replicas - e.admitted) * e.w.cores_per_replica
+    def _budget_usage(
+        self,
+        used: dict[str, int],
+        pending_cores: dict[str, int],
+        admitted: dict[str, int],
+        pending: dict[str, int],
+    ) -> dict[str, BudgetUsage]:
+        """Per budget: admitted cores, pending cores, admitted and pending workloads (as
+        `_build` counted them), plus borrowed and lent cores."""
+        ledger = self._cycle.ledger
         # Lent cores: what the cohort borrows, attributed to lenders in name order.
         borrowed = {b: max(0, used[b] - ledger.nominal[b]) for b in used}
         owed: dict[str, int] = {}
@@ -251,6 +320,7 @@ class Planner:
         not fit but its budget may preempt for it. Cores that preemptors of this cycle count on
         are held (see `preemption`), so additions cannot take them.
         """
+        self._index_queue()
         cycle = self._cycle
         holds = any(r > 0 for _, r in workload.current)
         if holds or workload.key in cycle.entries:
@@ -267,7 +337,7 @@ class Planner:
         if head is not None and head.queue_key(False) < key:
             e.blocked_by = head
         elif try_admit(cycle, e, False) != FAILED:
-            e.events.append(f"admitted {msg.plural(e.admitted, 'replica')} of {workload.replicas}")
+            e.events.append(msg.admitted_event(e.admitted, workload.replicas))
         else:
             policy = cycle.budgets[budget]
             if policy.preempt_within_budget != "Never" or (
@@ -295,6 +365,7 @@ class Planner:
         full cycle counts them free once the pod watch shows them gone. So, like `add`, this
         takes only what a full cycle on the same state would also find free, never more.
         """
+        self._index_queue()
         cycle = self._cycle
         e = cycle.entries.get(key)
         if e is None:
@@ -387,7 +458,7 @@ class Planner:
             admitted_cores=e.admitted * w.cores_per_replica,
             requested_cores=max(0, w.replicas) * max(0, w.cores_per_replica),
             assignments=assignments(cycle, e),
-            placements=tuple((cycle.capacity.names[n], e.nodes[n]) for n in sorted(e.nodes)),
+            placements=placements(cycle, e),
             state="Admitted"
             if e.admitted > 0 or e.reason in (Reason.ADMITTED, Reason.SCALED_TO_ZERO)
             else "Queued",

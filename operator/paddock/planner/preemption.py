@@ -32,7 +32,7 @@ cycles cannot take the room either.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from operator import attrgetter
 
 from . import messages as msg
@@ -111,18 +111,14 @@ class _Preemption:
             limit = min(limit, nominal_room // cores)
             for other in self.members[self.ledger.cohort[budget_name]]:
                 if other != budget_name:
-                    candidates.extend(
-                        v
-                        for v in self.holders.get(other, ())
-                        if v.admitted > 0 and (reclaim == "Any" or v.w.priority < w.priority)
-                    )
-            candidates.sort(key=lambda v: v.victim_rank)
+                    held = self.holders.get(other, ())
+                    if reclaim == "Any":
+                        candidates.extend(v for v in held if v.admitted > 0)
+                    else:
+                        candidates.extend(_below(held, w.priority))
+            candidates.sort(key=attrgetter("rank"), reverse=True)  # victim order
         if within:
-            candidates.extend(
-                v
-                for v in self.holders.get(budget_name, ())
-                if v.admitted > 0 and v.w.priority < w.priority
-            )
+            candidates.extend(_below(self.holders.get(budget_name, ()), w.priority))
         chosen = self.choose(p, candidates, limit) if candidates else None
         if chosen is None:
             known.append(signature)
@@ -286,6 +282,7 @@ class _Preemption:
                     del v.nodes[node]
             self.order.pop(v, None)
             v.per_pool = None
+            v.placements = None
             v.admitted = keep
             freed += (before - keep) * v.cores
             self.victims.append(
@@ -360,20 +357,27 @@ def _dominates(failed: Signature, wanted: Signature) -> bool:
     )
 
 
+def _below(holders: Sequence[Entry], priority: int) -> Iterator[Entry]:
+    """The admitted holders with a priority below `priority`. Holders come in victim order,
+    lowest priority first, so they are a prefix: the walk stops at the first that is not."""
+    for v in holders:
+        if v.w.priority >= priority:
+            return
+        if v.admitted > 0:
+            yield v
+
+
 def _holders(cycle: Cycle) -> dict[str, list[Entry]]:
     """Admitted workloads per budget, in victim order: lowest priority, then newest, then key
     descending. That is exactly the queue order reversed, and a total order, so choices never
     depend on input order."""
     # A frozen workload is never a victim: its Deployments are left as they are (rule 9).
-    admitted = [
-        e
-        for e in cycle.entries.values()
-        if e.admitted > 0 and e.budget is not None and not e.frozen
-    ]
-    admitted.sort(key=attrgetter("rank"), reverse=True)
+    ranked = cycle.ranked
+    if ranked is None or len(ranked) != len(cycle.entries):  # not the cycle's own entries
+        ranked = sorted(cycle.entries.values(), key=attrgetter("rank"))
+    # Ranks are unique (the key is in them): reversed priority order is the descending sort.
     holders: dict[str, list[Entry]] = {}
-    for position, e in enumerate(admitted):
-        e.victim_rank = position
-        assert e.budget is not None
-        holders.setdefault(e.budget, []).append(e)
+    for e in reversed(ranked):
+        if e.admitted > 0 and e.budget is not None and not e.frozen:
+            holders.setdefault(e.budget, []).append(e)
     return holders

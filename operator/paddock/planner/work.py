@@ -16,7 +16,7 @@ from . import messages as msg
 from .budgets import Ledger
 from .capacity import Capacity
 from .decisions import Reason, State
-from .snapshot import Budget, Pool, Workload
+from .snapshot import Budget, NodeReplicas, Pool, Workload
 
 QueueKey = tuple[int, int, float, str]
 """Queue order: priority (desc), growth after fresh work, creation time, key."""
@@ -38,6 +38,7 @@ class Entry:
         "nodes",
         "per_pool",
         "pinned",
+        "placements",
         "pools",
         "queued",
         "rank",
@@ -48,7 +49,6 @@ class Entry:
         "state",
         "timed_out",
         "unplaced",
-        "victim_rank",
         "w",
     )
 
@@ -60,8 +60,12 @@ class Entry:
         self.reason: Reason | None = None
         self.message = ""
         self.queued = False
-        self.min = max(1, workload.min_replicas)
-        self.start = sum(r for _, r in workload.current if r > 0)
+        self.min = workload.min_replicas if workload.min_replicas > 1 else 1
+        start = 0
+        for _, replicas in workload.current:
+            if replicas > 0:
+                start += replicas
+        self.start = start
         if workload.min_replicas == workload.replicas and 0 < self.start < workload.replicas:
             # A fixed workload scaled up (kubectl scale, an HPA): what it runs was admitted
             # whole, so it keeps that and grows toward the new count as room allows, instead
@@ -85,11 +89,12 @@ class Entry:
         self.released = 0
         # Replicas per pool derived from `nodes`; None when `nodes` changed since computed.
         self.per_pool: tuple[tuple[str, int], ...] | None = None
+        # `nodes` as (node name, replicas) sorted by name; None when `nodes` changed since.
+        self.placements: NodeReplicas | None = None
         self.events: list[str] = []
         self.blocked_by: Entry | None = None
         self.failed: Reason | None = None
         self.state: State = "Queued"
-        self.victim_rank = 0
         # Not admitted against potential nodes this cycle (its last launch timed out).
         self.no_launch = False
         # Replicas that waited for a launch past the pool's provisioning timeout this cycle.
@@ -116,6 +121,8 @@ class Cycle:
         "now",
         "pool_orders",
         "pools",
+        "ranked",
+        "resolved",
         "shrink_grace",
     )
 
@@ -139,6 +146,12 @@ class Cycle:
         # (budget, placement.pools) -> (pool order, why it is unusable or ""): thousands of
         # workloads share a handful of these.
         self.pool_orders: dict[tuple[str, tuple[str, ...]], tuple[tuple[str, ...], str]] = {}
+        # Every entry in priority order (`Entry.rank`), once the cycle has sorted them.
+        self.ranked: list[Entry] | None = None
+        # (spec.budget, candidates, namespace) -> budget resolution: the same few per budget.
+        self.resolved: dict[
+            tuple[str | None, tuple[str, ...], str], tuple[str | None, Reason | None, str]
+        ] = {}
 
 
 def budget_pool_order(budget: Budget, pools: Mapping[str, Pool]) -> tuple[str, ...]:
@@ -156,7 +169,11 @@ def resolve(workload: Workload, cycle: Cycle) -> Entry:
     """
     entry = Entry(workload)
     w = workload
-    entry.budget, reason, message = _resolve_budget(w, cycle.budgets)
+    spec = (w.budget, w.budget_candidates, w.namespace)
+    resolved = cycle.resolved.get(spec)
+    if resolved is None:
+        resolved = cycle.resolved[spec] = _resolve_budget(w, cycle.budgets)
+    entry.budget, reason, message = resolved
     if w.invalid:
         entry.reason, entry.message = Reason.INVALID_SPEC, w.invalid
         return entry
@@ -164,7 +181,10 @@ def resolve(workload: Workload, cycle: Cycle) -> Entry:
         entry.reason, entry.message = reason, message
         return entry
     assert entry.budget is not None
-    problem = _invalid(w)
+    valid = (
+        w.replicas >= w.min_replicas >= 0 and w.cores_per_replica >= 1 and w.memory_per_replica >= 0
+    )  # what _invalid checks, in one expression for the common case
+    problem = "" if valid else _invalid(w)
     if problem:
         entry.reason = Reason.INVALID_SPEC
         entry.message = problem
