@@ -175,7 +175,16 @@ class Operator:
         something that will never come, and waiting longer measures nothing.
         """
         level = os.environ.get("PADDOCK_BENCH_LOG_LEVEL", "INFO")  # DEBUG: steps and cycles
-        env = {"PADDOCK_LOG_LEVEL": level, **self.extra_env}
+        env = {
+            "PADDOCK_LOG_LEVEL": level,
+            # One replica and no kubelet to restart it: on two saturated cores the API server
+            # can leave a Lease renewal unanswered past the default 10 s renew deadline, and
+            # the operator then exits by design (a Deployment would restart it; here the run
+            # would stall). The bench measures scheduling, not that restart.
+            "PADDOCK_LEASE_DURATION": os.environ.get("PADDOCK_LEASE_DURATION", "60"),
+            "PADDOCK_RENEW_DEADLINE": os.environ.get("PADDOCK_RENEW_DEADLINE", "45"),
+            **self.extra_env,
+        }
         if self.kopf_overrides:
             env["PYTHONPATH"] = str(WHATIF)
             env["PADDOCK_BENCH_KOPF"] = ";".join(self.kopf_overrides)
