@@ -148,8 +148,8 @@ class Runtime:
         incremental = Incremental(builder, lock, build=build)
 
         async def apply_step(step: Step) -> None:
-            assert incremental.state is not None
-            await applier.apply_decisions(incremental.state, step.decisions, step.workloads)
+            if incremental.state is not None:  # None: the last full cycle failed
+                await applier.apply_decisions(incremental.state, step.decisions, step.workloads)
             if step.needs_full_cycle:
                 loop.poke("a change only a full cycle may decide")
 
