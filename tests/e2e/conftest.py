@@ -224,6 +224,29 @@ def ground(kind_cluster: Cluster, paddock_release: Release) -> Iterator[Ground]:
         kind_cluster.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
 
 
+def arm64_worker_pool(ground: Ground, node: str, name: str) -> str:
+    """A CorePool over the emulated arm64 worker alone, tolerating its arm64 taint (as
+    Graviton node groups are often tainted): only what Paddock places there lands there."""
+    pool = ground.name(name)
+    ground.create(
+        "CorePool",
+        pool,
+        {
+            "nodeSelector": {"matchLabels": {"kubernetes.io/hostname": node}},
+            "tolerations": [
+                {
+                    "key": "kubernetes.io/arch",
+                    "operator": "Equal",
+                    "value": "arm64",
+                    "effect": "NoSchedule",
+                }
+            ],
+        },
+    )
+    ground.pools.append(pool)
+    return pool
+
+
 def real_nodes(cluster: Cluster) -> list[dict[str, Any]]:
     """The kind nodes: real kubelets, not kwok's simulated nodes."""
     items: list[dict[str, Any]] = cluster.get_json("nodes")["items"]

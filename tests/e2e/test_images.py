@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import Release, dump
+from tests.e2e.conftest import Release, arm64_worker_pool, dump
 from tests.e2e.test_placement import AGENT_COMMAND
 from tests.support.cluster import Cluster
 from tests.support.paddock import Ground
@@ -87,23 +87,7 @@ def test_multi_arch_image_runs_its_arm64_variant_on_the_arm64_worker(
     image = _env("PADDOCK_E2E_MULTI_ARCH_IMAGE")
     arm64_config = _env("PADDOCK_E2E_MULTI_ARCH_ARM64_CONFIG")
     node = _env("PADDOCK_E2E_ARM64_NODE")
-    pool = ground.name("arm64-worker")
-    ground.create(
-        "CorePool",
-        pool,
-        {
-            "nodeSelector": {"matchLabels": {"kubernetes.io/hostname": node}},
-            "tolerations": [
-                {
-                    "key": "kubernetes.io/arch",
-                    "operator": "Equal",
-                    "value": "arm64",
-                    "effect": "NoSchedule",
-                }
-            ],
-        },
-    )
-    ground.pools.append(pool)
+    arm64_worker_pool(ground, node, "arm64-worker")
     budget = ground.budget("team", cores=1, imageCheck="FailClosed")
     name = ground.workload(
         "multi", budget=budget, replicas=1, cores=1, memory="64Mi", template=_template(image)

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import Release, dump
+from tests.e2e.conftest import Release, arm64_worker_pool, dump
 from tests.support.cluster import Cluster
 from tests.support.paddock import Ground
 from tests.support.waiting import wait_for
@@ -208,23 +208,7 @@ def test_real_arm64_agent_on_emulated_arm64_worker(
     # Both set by the kubelet itself, from its GOARCH.
     assert found["metadata"]["labels"]["kubernetes.io/arch"] == "arm64"
     assert found["status"]["nodeInfo"]["architecture"] == "arm64"
-    pool = ground.name("real-arm64")
-    ground.create(
-        "CorePool",
-        pool,
-        {
-            "nodeSelector": {"matchLabels": {"kubernetes.io/hostname": node}},
-            "tolerations": [
-                {
-                    "key": "kubernetes.io/arch",
-                    "operator": "Equal",
-                    "value": "arm64",
-                    "effect": "NoSchedule",
-                }
-            ],
-        },
-    )
-    ground.pools.append(pool)
+    arm64_worker_pool(ground, node, "real-arm64")
     budget = ground.budget("team", cores=1)
     name = ground.workload(
         "arm",
