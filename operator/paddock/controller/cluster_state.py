@@ -289,6 +289,13 @@ class SnapshotBuilder:
     _shapes: dict[tuple[str, int], tuple[int, int]] = field(default_factory=dict)
     """(uid, generation) -> whole cores and memory bytes one replica takes (`replica_shape`)."""
 
+    def new_planner_workload(
+        self, key: str, workload: Parsed[AgentWorkloadSpec], candidates: Candidates
+    ) -> Workload:
+        """A workload nothing was decided for yet (no replicas, no pods), as the planner takes
+        it: for the incremental step (incremental.py). Raises when its spec cannot be used."""
+        return _planner_workload(key, workload, self._shape(workload), (), (), candidates)
+
     def _shape(self, workload: Parsed[AgentWorkloadSpec]) -> tuple[int, int]:
         """Whole cores and bytes of one replica, every container counted, once per generation."""
         spec = workload.spec

@@ -28,12 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from paddock.api import AgentWorkloadSpec
-from paddock.controller.cluster_state import (
-    ClusterState,
-    Parsed,
-    SnapshotBuilder,
-    _planner_workload,
-)
+from paddock.controller.cluster_state import ClusterState, Parsed, SnapshotBuilder
 from paddock.controller.observed import ObjectFacts
 from paddock.planner import Plan, Planner, WorkloadDecision
 
@@ -160,15 +155,14 @@ class Incremental:
         if parsed.spec is None or key in builder.rejected:
             return None  # the full cycle reports it (Invalid, with the reason)
         try:
-            shape = builder._shape(parsed)
+            workload = builder.new_planner_workload(key, parsed, self._candidates)
         except Exception:
-            return None
+            return None  # the full cycle reports it (Invalid, with the reason)
         state = self.state
         assert state is not None
         verdict = builder.image_verdict(parsed, state.budgets, self._candidates, ())
         if verdict is not None and verdict.block is not None:
             return None  # not checked yet, or refused: the full cycle says so
-        workload = _planner_workload(key, parsed, shape, (), (), self._candidates)
         decision = planner.add(workload)
         if decision is not None:
             workloads[key] = self.added[key] = parsed
