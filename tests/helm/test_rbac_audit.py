@@ -235,7 +235,10 @@ class Scenario:
     def wait_status(self, workload: str, what: str, **expected: Any) -> dict[str, Any] | None:
         def probe() -> dict[str, Any] | None:
             status = self.status(workload)
-            return status if all(status.get(k) == v for k, v in expected.items()) else None
+            written = bool(status.get("reason"))  # not the CRD's default `phase: Queued` alone
+            return (
+                status if written and all(status.get(k) == v for k, v in expected.items()) else None
+            )
 
         try:
             return wait_for(probe, timeout=90, what=f"{workload}: {what}")

@@ -147,11 +147,14 @@ class Ground:
     def wait_status(
         self, workload: str, what: str, timeout: float = 30, **expected: Any
     ) -> dict[str, Any]:
-        """Wait until every `expected` status field has its value; return the status."""
+        """Wait until every `expected` status field has its value, in a status the operator
+        wrote; return the status. (The API server shows a status nobody wrote as `phase:
+        Queued`, the CRD's default, with no reason: that one is not what a test waits for.)"""
 
         def probe() -> dict[str, Any] | None:
             status = self.status(workload)
-            ok = all(status.get(k) == v for k, v in expected.items())
+            written = bool(status.get("reason"))
+            ok = written and all(status.get(k) == v for k, v in expected.items())
             return status if ok else None
 
         try:
