@@ -224,6 +224,31 @@ def ground(kind_cluster: Cluster, paddock_release: Release) -> Iterator[Ground]:
         kind_cluster.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
 
 
+def on_a_real_amd64_worker() -> dict[str, Any]:
+    """Pod spec fields that schedule onto a real amd64 kind worker: not a kwok node, not the
+    control plane (a real amd64 kubelet always reports kubernetes.io/arch=amd64)."""
+    return {
+        "nodeSelector": {"kubernetes.io/arch": "amd64"},
+        "affinity": {
+            "nodeAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": {
+                    "nodeSelectorTerms": [
+                        {
+                            "matchExpressions": [
+                                {"key": "type", "operator": "NotIn", "values": ["kwok"]},
+                                {
+                                    "key": "node-role.kubernetes.io/control-plane",
+                                    "operator": "DoesNotExist",
+                                },
+                            ]
+                        }
+                    ]
+                }
+            }
+        },
+    }
+
+
 def arm64_worker_pool(ground: Ground, node: str, name: str) -> str:
     """A CorePool over the emulated arm64 worker alone, tolerating its arm64 taint (as
     Graviton node groups are often tainted): only what Paddock places there lands there."""

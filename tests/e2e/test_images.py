@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import Release, arm64_worker_pool, dump
+from tests.e2e.conftest import Release, arm64_worker_pool, dump, on_a_real_amd64_worker
 from tests.e2e.test_placement import AGENT_COMMAND
 from tests.support.cluster import Cluster
 from tests.support.paddock import Ground
@@ -134,24 +134,7 @@ def test_multi_arch_image_runs_its_amd64_variant_on_an_amd64_worker(kind_cluster
             "metadata": {"name": "multi-on-amd64"},
             "spec": {
                 **_template(image)["spec"],
-                "nodeSelector": {"kubernetes.io/arch": "amd64"},
-                "affinity": {
-                    "nodeAffinity": {
-                        "requiredDuringSchedulingIgnoredDuringExecution": {
-                            "nodeSelectorTerms": [
-                                {
-                                    "matchExpressions": [
-                                        {"key": "type", "operator": "NotIn", "values": ["kwok"]},
-                                        {
-                                            "key": "node-role.kubernetes.io/control-plane",
-                                            "operator": "DoesNotExist",
-                                        },
-                                    ]
-                                }
-                            ]
-                        }
-                    }
-                },
+                **on_a_real_amd64_worker(),
             },
         }
         kind_cluster.apply(json.dumps(pod), namespace=namespace)

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import Release, arm64_worker_pool, dump
+from tests.e2e.conftest import Release, arm64_worker_pool, dump, on_a_real_amd64_worker
 from tests.support.cluster import Cluster
 from tests.support.paddock import Ground
 from tests.support.waiting import wait_for
@@ -120,24 +120,7 @@ def test_paddock_pod_template_runs_as_real_containers_on_kind_workers(
     spec.pop("affinity", None)
     spec.pop("tolerations", None)
     spec.pop("topologySpreadConstraints", None)
-    spec["nodeSelector"] = {"kubernetes.io/arch": "amd64"}
-    spec["affinity"] = {
-        "nodeAffinity": {
-            "requiredDuringSchedulingIgnoredDuringExecution": {
-                "nodeSelectorTerms": [
-                    {
-                        "matchExpressions": [
-                            {"key": "type", "operator": "NotIn", "values": ["kwok"]},
-                            {
-                                "key": "node-role.kubernetes.io/control-plane",
-                                "operator": "DoesNotExist",
-                            },
-                        ]
-                    }
-                ]
-            }
-        }
-    }
+    spec.update(on_a_real_amd64_worker())
     selector = {"e2e.paddock.dev/copy": uuid.uuid4().hex[:8]}
     template["metadata"] = {"labels": selector}
     copy_name = f"{name}-on-kind"
