@@ -536,8 +536,9 @@ def kueue(cluster: BenchCluster, cfg: KueueConfig, logs: Path) -> dict[str, Any]
 def write_trace(
     path: Path, issued: dict[str, float], observer: Observer, finisher: Finisher
 ) -> None:
-    """One JSON line per event (created, what the watch saw, finished = deleted by the bench),
-    ordered by time: `bench/trace_kueue.py` reads it to say where a run's seconds went."""
+    """One JSON line per event (created, what the watch saw, finished = due to be deleted,
+    delete_sent / deleted = the bench's delete call and its answer), ordered by time: for
+    finding where a run's seconds went (docs/benchmarks.md, "Side by side with Kueue")."""
     events = [("created", k, t) for k, t in issued.items()]
     events += list(observer.timeline)
     events += [("finished", k, t) for k, t in finisher.finished.items()]

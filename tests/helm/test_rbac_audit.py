@@ -44,6 +44,7 @@ from typing import Any
 import pytest
 
 from paddock.controller.deployments import deployment_name
+from paddock.controller.status import unwritten
 from tests.helm.chart import CHART, INSTALL_VALUES, Helm, parse
 from tests.helm.sa_operator import (
     ARM64_TOLERATION,
@@ -235,10 +236,9 @@ class Scenario:
     def wait_status(self, workload: str, what: str, **expected: Any) -> dict[str, Any] | None:
         def probe() -> dict[str, Any] | None:
             status = self.status(workload)
-            written = bool(status.get("reason"))  # not the CRD's default `phase: Queued` alone
-            return (
-                status if written and all(status.get(k) == v for k, v in expected.items()) else None
-            )
+            # A status the operator wrote, not the CRD's default `phase: Queued` alone.
+            ok = not unwritten(status) and all(status.get(k) == v for k, v in expected.items())
+            return status if ok else None
 
         try:
             return wait_for(probe, timeout=90, what=f"{workload}: {what}")

@@ -14,6 +14,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from paddock.controller.status import unwritten
 from tests.support.cluster import REPO_ROOT, Cluster
 from tests.support.waiting import wait_for
 
@@ -153,8 +154,7 @@ class Ground:
 
         def probe() -> dict[str, Any] | None:
             status = self.status(workload)
-            written = bool(status.get("reason"))
-            ok = written and all(status.get(k) == v for k, v in expected.items())
+            ok = not unwritten(status) and all(status.get(k) == v for k, v in expected.items())
             return status if ok else None
 
         try:
