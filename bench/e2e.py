@@ -86,7 +86,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="SETTING=VALUE",
         help="what-if: override a kopf setting of the operator (e.g. queueing.worker_limit=none)",
     )
-    parser.add_argument("--py-spy", help="path of py-spy: profile the operator (throughput)")
+    parser.add_argument("--py-spy", help="path of py-spy: profile the operator (throughput, kueue)")
     parser.add_argument("--out", type=Path, help="also write all figures here (JSON)")
     args = parser.parse_args(argv)
     quick = args.quick
@@ -163,7 +163,10 @@ def run_kueue_shaped(args: argparse.Namespace, logs: Path, results: dict[str, An
     """Kueue's own harness on a fresh control plane, then Paddock on another fresh one of the
     same kind, same shape; then the two side by side (Paddock / Kueue ratios)."""
     kq_cfg = scenarios.KueueConfig(
-        per_budget=args.kueue_per_budget, nodes=args.kueue_nodes, kopf=tuple(args.kopf)
+        per_budget=args.kueue_per_budget,
+        nodes=args.kueue_nodes,
+        kopf=tuple(args.kopf),
+        py_spy=args.py_spy,
     )
     if args.kueue_baseline:
         try:

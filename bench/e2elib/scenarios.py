@@ -26,7 +26,7 @@ from e2elib.kube import Kube
 from e2elib.observe import ADMITTED, UNADMITTED, Observer
 from e2elib.pyspy import PySpy, summarize
 from e2elib.report import load_average, percentile, rounded
-from e2elib.under_test import CpuMeter, MetricsSample, Operator, OperatorStalled
+from e2elib.under_test import CpuMeter, MetricsSample, Operator, OperatorStalled, parse_metrics
 
 NODE_TYPE = "c8g.4xlarge"  # 16 vCPUs, 15 whole cores allocatable
 
@@ -382,6 +382,8 @@ class KueueConfig:
     nodes: int = 40
     node_type: str = "c8g.16xlarge"  # 63 whole cores: a 20-core replica fits one node
     kopf: tuple[str, ...] = ()
+    py_spy: str | None = None
+    """Path of py-spy: profile the operator from the first create to the last finish."""
 
     def classes(self) -> list[SizeClass]:
         scale = self.per_budget / 500
@@ -451,6 +453,47 @@ class Finisher:
         self.deleted[key] = time.time()
 
 
+@dataclass
+class PoolWatch:
+    """Samples the operator's `paddock_pool_cores` every second: whether node capacity, not the
+    budgets, bound the run. Pods outlive their deleted workload until the garbage collector
+    removes their Deployment, ReplicaSet and pod (tens of seconds on a saturated control
+    plane), and their cores stay taken meanwhile."""
+
+    operator: Operator
+    pool: str
+    peak_used: float = 0.0
+    allocatable: float = 0.0
+    seconds_full: int = 0
+    """Samples (about one a second) in which the pool's largest free block was under 20 cores:
+    a large workload could not have been placed whatever its budget said."""
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.wait(1.0):
+            try:
+                figures = parse_metrics(self.operator.metrics_text()).get("paddock_pool_cores")
+            except Exception:  # a missed sample is no figure, not a failure
+                continue
+            kinds = {
+                dict(labels).get("kind"): value
+                for labels, value in (figures or {}).items()
+                if dict(labels).get("pool") == self.pool
+            }
+            if "used" not in kinds:
+                continue
+            self.peak_used = max(self.peak_used, kinds["used"])
+            self.allocatable = max(self.allocatable, kinds.get("allocatable", 0.0))
+            if kinds.get("largest_free_block", 0.0) < 20:
+                self.seconds_full += 1
+
+    def figures(self) -> dict[str, Any]:
+        return {
+            "allocatable_cores": self.allocatable,
+            "peak_used_cores": self.peak_used,
+            "seconds_without_room_for_a_large": self.seconds_full,
+        }
+
+
 def kueue(cluster: BenchCluster, cfg: KueueConfig, logs: Path) -> dict[str, Any]:
     """5 cohorts x 6 budgets, workloads created at Kueue's intervals, each deleted once it
     has run its class's runtime after admission; total time and time to admission by class."""
@@ -489,6 +532,7 @@ def kueue(cluster: BenchCluster, cfg: KueueConfig, logs: Path) -> dict[str, Any]
     operator = Operator(cluster.kubeconfig, logs / "operator-kueue.log", kopf_overrides=cfg.kopf)
     stop = threading.Event()
     issued: dict[str, float] = {}
+    profiler: PySpy | None = None
     try:
         try:
             operator.start()
@@ -496,8 +540,14 @@ def kueue(cluster: BenchCluster, cfg: KueueConfig, logs: Path) -> dict[str, Any]
             log(f"kueue-shaped: the operator never became ready: {error}")
             return not_ready(operator, error)
         threading.Thread(target=finisher.run, args=(stop,), daemon=True).start()
+        pool_watch = PoolWatch(operator, "bench-kq")
+        threading.Thread(target=pool_watch.run, args=(stop,), daemon=True).start()
+        if cfg.py_spy:
+            profiler = PySpy(cfg.py_spy, operator.pid, logs / "kueue.pyspy.txt")
         meter = CpuMeter({"operator": operator.pid, **cluster.component_pids()})
         meter.begin()
+        if profiler:
+            profiler.start()
         before = operator.metrics()
         started = time.time()
         generators = [
@@ -511,6 +561,9 @@ def kueue(cluster: BenchCluster, cfg: KueueConfig, logs: Path) -> dict[str, Any]
             thread.join()
         log(f"kueue-shaped: all {len(issued)} created after {time.time() - started:.0f}s")
         stalled = wait_finished(finisher, len(runtimes), timeout=3600, quiet=180)
+        if profiler:
+            profiler.stop()
+            report_profile(profiler.output)
         stop.set()
         finisher.drain()
         ended = max(finisher.finished.values(), default=time.time())
@@ -525,9 +578,12 @@ def kueue(cluster: BenchCluster, cfg: KueueConfig, logs: Path) -> dict[str, Any]
         }
         figures["operator_peak_rss_mib"] = rounded(operator.rss.peak_mib if operator.rss else 0, 1)
         figures["stalled"] = stalled
+        figures["pool"] = pool_watch.figures()
         write_trace(logs / "kueue-trace.jsonl", issued, observer, finisher)
         return figures
     finally:
+        if profiler:
+            profiler.stop()
         stop.set()
         operator.stop()
         observer.stop()

@@ -240,8 +240,12 @@ class Operator:
             raise RuntimeError(f"operator did not start: {errors[0]}")
 
     def metrics(self) -> MetricsSample:
+        return MetricsSample.parse(self.metrics_text())
+
+    def metrics_text(self) -> str:
+        """One scrape of the operator's /metrics, as Prometheus text."""
         assert self.process is not None
-        return MetricsSample.parse(self.process.metrics())
+        return self.process.metrics()
 
     @property
     def pid(self) -> int:

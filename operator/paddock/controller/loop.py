@@ -19,9 +19,17 @@ workloads and the cores deleted ones free in milliseconds, with the last full cy
 also in a worker thread, then `apply_step` queues its writes. Pokes come in two kinds:
 `urgent` ones (budgets and pools changed, leadership, a relist) run a full cycle at once;
 the others (workloads, pods, Deployments, nodes, held-back or failed writes) let the step
-decide what it can and run a full cycle at most every `full_interval` seconds while they keep
-coming, for preemption, resizes, readiness and everything else. A step that finds something
-only a full cycle may decide runs one at once.
+decide what it can and run a full cycle while they keep coming, for preemption, resizes,
+readiness and everything else, at most every `full_interval` seconds and no sooner than
+`duty` times the last full cycle's own duration. A step that finds something only a full cycle
+may decide (a workload that may preempt, a spec change) asks for one with `want_full`: it runs
+once as much time as the last full cycle took has passed since it ended.
+
+Why the pacing: a full cycle at 10,000 workloads takes seconds on a busy machine, and no step
+runs during one (a step works on the last full cycle's planner, which the next one replaces).
+Run back to back, full cycles would leave new work waiting seconds for each, and spend the
+CPU the API server needs. Paced, they take at most a quarter of the loop's time (half, while
+steps keep asking for them), and the steps between them decide new work in milliseconds.
 
 `last_cycle_at` (monotonic) says when a cycle last finished, for /healthz.
 """
@@ -68,6 +76,8 @@ class SchedulingLoop(Generic[S, P]):
     """Whether the step has work (changes noted since the last cycle or step)."""
     full_interval: float = 2.0
     """While only non-urgent pokes come, a full cycle at most this often."""
+    duty: float = 3.0
+    """...and no sooner than this many times the last full cycle's duration after it ended."""
     steps: int = 0
     cycles: int = 0
     last_cycle_at: float | None = None
@@ -83,6 +93,8 @@ class SchedulingLoop(Generic[S, P]):
     _urgent: bool = True
     _dirty: bool = True
     _last_full: float = float("-inf")
+    _last_full_took: float = 0.0
+    _wanted: bool = False
 
     def poke(self, reason: str, urgent: bool = True) -> None:
         """Ask for a cycle soon (`urgent`: a full one at once; otherwise the step decides what
@@ -101,6 +113,12 @@ class SchedulingLoop(Generic[S, P]):
         assert self._event_loop is not None
         with contextlib.suppress(RuntimeError):  # the event loop is closed: shutting down
             self._event_loop.call_soon_threadsafe(self._poked_from_thread)
+
+    def want_full(self, reason: str) -> None:
+        """A step found something only a full cycle may decide: run one as soon as the last
+        one's duration has passed since it ended (on the event loop's thread)."""
+        self._wanted = True
+        self.poke(reason, urgent=False)
 
     def _poked_from_thread(self) -> None:
         self._poke_posted = False
@@ -135,16 +153,21 @@ class SchedulingLoop(Generic[S, P]):
 
     def _timeout(self) -> float:
         """Until the next full cycle is due without a poke: the resync, or sooner when
-        non-urgent changes wait for one."""
-        since = time.monotonic() - self._last_full
-        bound = self.full_interval if self._dirty else self.resync
-        return max(0.0, bound - since)
+        changes wait for one."""
+        return max(0.0, self._bound() - (time.monotonic() - self._last_full))
+
+    def _bound(self) -> float:
+        """How long after the last full cycle ended the next one is due."""
+        if self._wanted:
+            return min(self._last_full_took, self.resync)
+        if self._dirty:
+            return min(max(self.full_interval, self.duty * self._last_full_took), self.resync)
+        return self.resync
 
     def _full_due(self) -> bool:
         if self.step is None or self._urgent:
             return True
-        since = time.monotonic() - self._last_full
-        return since >= self.resync or (self._dirty and since >= self.full_interval)
+        return time.monotonic() - self._last_full >= self._bound()
 
     async def run_step(self) -> bool:
         """The incremental step, if it has work; False when a full cycle must run now."""
@@ -179,7 +202,7 @@ class SchedulingLoop(Generic[S, P]):
     async def run_cycle(self) -> None:
         self.cycles += 1
         started = time.perf_counter()
-        self._urgent = self._dirty = False
+        self._urgent = self._dirty = self._wanted = False
         try:
             self.prepare()
             snapshot, plan, build_s, plan_s = await asyncio.to_thread(self._snapshot_and_plan)
@@ -195,6 +218,7 @@ class SchedulingLoop(Generic[S, P]):
             # Counted from the end: steps get `full_interval` between full cycles however long
             # a full cycle takes on a busy machine.
             self.last_cycle_at = self._last_full = time.monotonic()
+            self._last_full_took = time.perf_counter() - started
         metrics.CYCLES.inc()
         metrics.PLAN_DURATION.labels(stage="snapshot").observe(build_s)
         metrics.PLAN_DURATION.labels(stage="plan").observe(plan_s)

@@ -151,7 +151,7 @@ class Runtime:
             if incremental.state is not None:  # None: the last full cycle failed
                 await applier.apply_decisions(incremental.state, step.decisions, step.workloads)
             if step.needs_full_cycle:
-                loop.poke("a change only a full cycle may decide")
+                loop.want_full("a change only a full cycle may decide")
 
         loop: SchedulingLoop[ClusterState, Plan] = SchedulingLoop(
             snapshot=incremental.snapshot,
@@ -356,7 +356,8 @@ def list_watches(
     other pods arriving are read by the next cycle anyway. With `note_workload`
     (the incremental step, incremental.py), AgentWorkload changes are noted by key
     and, like nodes, pods, Deployments and PodDisruptionBudgets, poke without
-    urgency; pools, budgets and relists always ask for a full cycle at once.
+    urgency; relists and new or respecified pools and budgets ask for a full cycle
+    at once (a status-only change of a pool or budget, Paddock's own write, does not).
     """
     urgent = note_workload is None
 
@@ -392,6 +393,22 @@ def list_watches(
 
         return put_and_note
 
+    def put_and_poke(kept: Records[ObjectFacts], plural: str) -> Callable[..., None]:
+        """A pool or budget: a new object or a new spec asks for a full cycle at once; the
+        echo of a status Paddock wrote itself (every 15 s per budget) waits for the next one."""
+
+        def put(key: str, record: ObjectFacts | None) -> None:
+            old = kept.get(key)
+            kept.put(key, record)
+            same_spec = (
+                old is not None
+                and record is not None
+                and (old.uid, old.generation) == (record.uid, record.generation)
+            )
+            poke_(plural, not same_spec)
+
+        return put
+
     def by_uid(body: Mapping[str, Any]) -> str:
         return str(body["metadata"]["uid"])
 
@@ -407,7 +424,7 @@ def list_watches(
             key=object_key,
             record=object_facts,
             replace=then_poke(kept.replace, f"{plural} listed"),
-            put=noted(kept) if plural == "agentworkloads" else then_poke(kept.put, plural),
+            put=noted(kept) if plural == "agentworkloads" else put_and_poke(kept, plural),
             lock=lock,
             watch_timeout=watch_timeout,
         )

@@ -168,3 +168,78 @@ def test_probes_answer_while_a_big_cycle_computes() -> None:
 
 async def _ok(_: web.Request) -> web.Response:
     return web.Response(text="ok")
+
+
+def test_full_cycles_are_paced_by_their_own_cost() -> None:
+    """Non-urgent changes wait `duty` times the last full cycle's duration (at least
+    `full_interval`); a step's request for a full cycle waits once that duration; nothing
+    waits longer than the resync; urgent pokes never wait."""
+    loop: SchedulingLoop[int, int] = SchedulingLoop(
+        snapshot=lambda: 1,
+        plan=lambda s: s,
+        apply=lambda s, p: asyncio.sleep(0),
+        step=lambda: None,
+        full_interval=2.0,
+        duty=3.0,
+        resync=10.0,
+    )
+    loop._urgent = loop._dirty = False
+    assert loop._bound() == 10.0  # nothing changed: the resync
+    loop._dirty = True
+    assert loop._bound() == 2.0  # a quick full cycle: the interval
+    loop._last_full_took = 1.5
+    assert loop._bound() == 4.5  # a 1.5 s one: three times that
+    loop._last_full_took = 5.0
+    assert loop._bound() == 10.0  # never beyond the resync
+    loop._last_full_took = 1.5
+    loop.want_full("a workload may preempt")
+    assert loop._bound() == 1.5
+    loop._last_full = time.monotonic()
+    assert not loop._full_due()
+    loop.poke("budget changed")
+    assert loop._full_due()
+
+
+def test_a_step_asking_for_a_full_cycle_gets_one() -> None:
+    cycles: list[int] = []
+
+    async def apply(state: int, plan: int) -> None:
+        cycles.append(plan)
+
+    async def scenario() -> None:
+        pending = [True]
+
+        def step() -> str:
+            pending[0] = False
+            return "needs a full cycle"
+
+        async def apply_step(step: str) -> None:
+            loop.want_full(step)
+
+        loop: SchedulingLoop[int, int] = SchedulingLoop(
+            snapshot=lambda: 1,
+            plan=lambda s: s,
+            apply=apply,
+            step=step,
+            apply_step=apply_step,
+            pending=lambda: pending[0],
+            debounce=0.01,
+            resync=60,
+            full_interval=60,
+        )
+        loop.indexes_ready.set()
+        task = asyncio.create_task(loop.run())
+        for _ in range(300):  # the first (urgent) cycle
+            if cycles:
+                break
+            await asyncio.sleep(0.01)
+        loop.poke("agentworkloads", urgent=False)
+        for _ in range(300):
+            if len(cycles) >= 2:
+                break
+            await asyncio.sleep(0.01)
+        task.cancel()
+        assert loop.steps >= 1
+
+    asyncio.run(scenario())
+    assert len(cycles) == 2, "the step asked for a full cycle and none came"
