@@ -8,8 +8,9 @@ worker thread) reads those keys from the store and, with the kept Planner:
 
 - a workload it has not planned yet is decided with `Planner.add` (it takes only cores nobody
   planned for, as if it came last in its queue);
-- a workload that is gone gives its budget cores back with `Planner.release`, which admits, in
-  queue order, what now fits of its cohort's queue (node cores stay taken until the pods go);
+- workloads that are gone give their budget cores back with `Planner.release_many`, which
+  admits, in queue order, what now fits of their cohorts' queues, one walk per cohort (node
+  cores stay taken until the pods go);
 - a workload whose status alone changed (the echo of a write) needs nothing now;
 - anything else (a spec change, a workload recreated under the same name, an unreadable spec,
   a workload that may need preemption or a case `release` declines) asks for a full cycle.
@@ -102,15 +103,14 @@ class Incremental:
         decisions: dict[str, WorkloadDecision] = {}
         workloads: dict[str, Parsed[AgentWorkloadSpec]] = {}
         full = False
-        # Deletions first: the cores they give back may admit what waits, new work included.
-        for key in sorted(k for k, facts in seen.items() if facts is None):
-            if key not in self.known:
-                continue
-            released = planner.release(key)
-            del self.known[key]
-            if released is None:
-                full = True
-                continue
+        # Deletions first, all at once: the cores they give back may admit what waits, new
+        # work included.
+        gone = sorted(k for k, facts in seen.items() if facts is None and k in self.known)
+        if gone:
+            released, declined = planner.release_many(gone)
+            for key in gone:
+                del self.known[key]
+            full = bool(declined)
             decisions.update(released)
         added = sorted(
             ((facts.created, key) for key, facts in seen.items() if facts is not None),

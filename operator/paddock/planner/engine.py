@@ -355,39 +355,62 @@ class Planner:
         return self._single(e, self._enqueue(budget, queue_key))
 
     def release(self, key: str) -> dict[str, WorkloadDecision] | None:
-        """A workload deleted since the snapshot: give its budget cores back and admit, in queue
-        order, the waiting work of its cohort that now fits. Returns the decisions that changed
-        (workloads newly admitted or grown), or None, meaning "wait for a full cycle", when a
-        shortcut could be wrong (see `_releasable`).
+        """One workload deleted since the snapshot (see `release_many`). Returns the decisions
+        that changed, or None, meaning "wait for a full cycle", when a shortcut could be wrong
+        (see `_releasable`)."""
+        changed, declined = self.release_many((key,))
+        return None if declined else changed
+
+    def release_many(self, keys: Iterable[str]) -> tuple[dict[str, WorkloadDecision], list[str]]:
+        """Workloads deleted since the snapshot: give their budget cores back, then admit, in
+        queue order, the waiting work of each cohort concerned that now fits, once per cohort.
+        Returns the decisions that changed (workloads newly admitted or grown) and the keys
+        declined: those for which a shortcut could be wrong (see `_releasable`), left held for
+        a full cycle to decide.
+
+        All at once, because a step sees deletions in batches (dozens per step at 15,000
+        workloads): admitting a cohort's queue costs a walk of that queue, so one walk per
+        cohort instead of one per deletion. It is also what a full cycle does, which sees the
+        deletions together: a bigger workload higher in the queue gets the cores several
+        deletions free together, instead of smaller ones taking each as it comes.
 
         Free before use: only budget cores are given back. Node cores stay taken, because the
-        deleted workload's pods run until the garbage collector and the kubelet remove them; a
+        deleted workloads' pods run until the garbage collector and the kubelet remove them; a
         full cycle counts them free once the pod watch shows them gone. So, like `add`, this
         takes only what a full cycle on the same state would also find free, never more.
         """
         self._index_queue()
         cycle = self._cycle
-        e = cycle.entries.get(key)
-        if e is None:
-            return {}  # never planned (or already released): nothing held
-        if not self._releasable(e):
-            return None
-        del cycle.entries[key]
-        budget = e.budget
-        if budget is None:
-            return {}
-        held = e.admitted * e.cores
-        if held:
-            cycle.ledger.add(budget, -held)
-        queue = self._queued.get(budget)
-        if queue is not None:
-            self._queued[budget] = [(k, q) for k, q in queue if q is not e]
-        waiting = self._waiting.get(budget)
-        if waiting is not None:
-            self._waiting[budget] = [k for k in waiting if k[3] != key]
-        if not held:
-            return {}
-        return self._admit_cohort(budget)
+        declined: list[str] = []
+        removed: dict[str, set[str]] = {}
+        freed: dict[str, str] = {}  # cohort -> a budget of it that got cores back
+        for key in keys:
+            e = cycle.entries.get(key)
+            if e is None:
+                continue  # never planned (or already released): nothing held
+            if not self._releasable(e):
+                declined.append(key)
+                continue
+            del cycle.entries[key]
+            budget = e.budget
+            if budget is None:
+                continue
+            removed.setdefault(budget, set()).add(key)
+            held = e.admitted * e.cores
+            if held:
+                cycle.ledger.add(budget, -held)
+                freed.setdefault(cycle.ledger.cohort[budget], budget)
+        for budget, gone in removed.items():
+            queue = self._queued.get(budget)
+            if queue is not None:
+                self._queued[budget] = [(k, q) for k, q in queue if q.w.key not in gone]
+            waiting = self._waiting.get(budget)
+            if waiting is not None:
+                self._waiting[budget] = [k for k in waiting if k[3] not in gone]
+        changed: dict[str, WorkloadDecision] = {}
+        for budget in freed.values():
+            changed.update(self._admit_cohort(budget))
+        return changed, declined
 
     def _releasable(self, e: Entry) -> bool:
         """Whether releasing this entry alone is exactly what a full cycle would do: it holds

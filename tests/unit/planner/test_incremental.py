@@ -1,4 +1,5 @@
-"""Incremental decisions (`Planner.add`, `Planner.release`) are never less safe than a full cycle.
+"""Incremental decisions (`Planner.add`, `Planner.release[_many]`) are never less safe than a full
+cycle.
 
 Issue #15 item 2: the loop decides a new workload, or the cores a deleted one gives back, in
 milliseconds with the last full cycle's Planner instead of recomputing the world. These
@@ -46,11 +47,16 @@ def _run(
     pools = tuple(p.name for p in snap.pools)
     for step in range(data.draw(st.integers(1, 8))):
         if live and data.draw(st.booleans()):
-            key = data.draw(st.sampled_from(sorted(live)))
-            changed = planner.release(key)
-            if changed is None:
-                continue  # declined: the loop runs a full cycle instead
-            gone[key] = live.pop(key)
+            # A step releases what the watch saw go since the last one, often several at once.
+            keys = data.draw(st.lists(st.sampled_from(sorted(live)), min_size=1, max_size=3))
+            if len(keys) == 1:
+                one = planner.release(keys[0])
+                changed, declined = ({}, keys) if one is None else (one, [])
+            else:
+                changed, declined = planner.release_many(keys)
+            for key in dict.fromkeys(keys):
+                if key not in declined:  # declined: the loop runs a full cycle instead
+                    gone[key] = live.pop(key)
             for k, d in changed.items():
                 before = decisions[k]
                 assert d.admitted_replicas > before.admitted_replicas, k
