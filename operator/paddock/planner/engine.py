@@ -151,6 +151,8 @@ class Planner:
         self._waiting: dict[str, list[QueueKey]] = {}
         self._queued: dict[str, list[tuple[QueueKey, Entry]]] = {}
         """Per budget, the queue of this cycle and of `add`: what `release` may admit."""
+        self._lowest: dict[str, int] | None = None
+        """Per budget, the lowest priority among its admitted workloads (None: to compute)."""
 
     def _index_queue(self) -> None:
         """StrictFIFO heads, waiting queue keys and queued entries per budget, as the cycle
@@ -338,11 +340,12 @@ class Planner:
             e.blocked_by = head
         elif try_admit(cycle, e, False) != FAILED:
             e.events.append(msg.admitted_event(e.admitted, workload.replicas))
+            lowest = self._lowest
+            if lowest is not None and workload.priority < lowest.get(budget, workload.priority + 1):
+                lowest[budget] = workload.priority
         else:
             policy = cycle.budgets[budget]
-            if policy.preempt_within_budget != "Never" or (
-                policy.cohort is not None and policy.reclaim_from_cohort != "Never"
-            ):
+            if self._may_preempt(e):
                 del cycle.entries[workload.key]  # a full cycle may preempt for it
                 return None
             if policy.queueing == "StrictFIFO":
@@ -353,6 +356,41 @@ class Planner:
         queue_key = e.queue_key(e.admitted > 0)
         bisect.insort(self._queued.setdefault(budget, []), (queue_key, e), key=lambda i: i[0])
         return self._single(e, self._enqueue(budget, queue_key))
+
+    def _may_preempt(self, e: Entry) -> bool:
+        """Whether a full cycle could find victims for `e`, which does not fit: a necessary
+        condition of `preemption`, on what this planner holds now. Within the budget it needs an
+        admitted workload of lower priority there; reclaiming needs the budget under its nominal
+        and a cohort member borrowing. Without either, a full cycle would only queue it too, so
+        `add` queues it at once instead of asking for a full cycle (at thousands of queued
+        workloads, a full cycle takes a second; the lowest priority class would ask for one with
+        every workload that does not fit)."""
+        budget = e.budget
+        assert budget is not None
+        cycle = self._cycle
+        policy = cycle.budgets[budget]
+        if policy.preempt_within_budget == "LowerPriority":
+            lowest = self._lowest
+            if lowest is None:
+                lowest = self._lowest = {}
+                for holder in cycle.entries.values():
+                    b = holder.budget
+                    if b is not None and holder.admitted > 0 and not holder.frozen:
+                        p = holder.w.priority
+                        if p < lowest.get(b, p + 1):
+                            lowest[b] = p
+            if lowest.get(budget, e.w.priority) < e.w.priority:
+                return True
+        if policy.cohort is None or policy.reclaim_from_cohort == "Never":
+            return False
+        ledger = cycle.ledger
+        if ledger.nominal[budget] - ledger.used[budget] < e.min * e.cores:
+            return False  # reclaiming serves only a preemptor that fits its own nominal
+        cohort = ledger.cohort[budget]
+        return any(
+            ledger.cohort[other] == cohort and other != budget and ledger.is_borrowing(other)
+            for other in cycle.budgets
+        )
 
     def release(self, key: str) -> dict[str, WorkloadDecision] | None:
         """One workload deleted since the snapshot (see `release_many`). Returns the decisions
@@ -408,6 +446,8 @@ class Planner:
             if waiting is not None:
                 self._waiting[budget] = [k for k in waiting if k[3] not in gone]
         changed: dict[str, WorkloadDecision] = {}
+        if removed:
+            self._lowest = None  # a holder of the lowest priority may be gone
         for budget in freed.values():
             changed.update(self._admit_cohort(budget))
         return changed, declined

@@ -30,7 +30,7 @@ from paddock.planner import (
     plan,
 )
 
-from .builders import budget, nodes, snapshot, workload
+from .builders import budget, nodes, snapshot, with_workloads, workload
 from .test_properties import PROPERTY, _added, _ceiling, _lendable, states, workloads
 
 
@@ -169,3 +169,62 @@ def test_a_deletion_admits_the_next_in_queue_at_once() -> None:
     assert changed is not None and set(changed) == {"ns/next", "ns/then"}
     assert all(d.admitted_replicas == 1 for d in changed.values())
     assert planner.release("ns/unknown") == {}
+
+
+def test_add_asks_for_a_full_cycle_only_when_preemption_could_find_victims() -> None:
+    """A workload that does not fit waits for a full cycle only if that cycle could preempt
+    for it: lower-priority holders in its budget, or a cohort member borrowing while its budget
+    is under nominal. Otherwise it is queued at once, as the full cycle would queue it."""
+    within = budget("team-a", 8, cohort="c", preempt_within_budget="LowerPriority")
+    snap = snapshot(
+        nodes=nodes(4, 16),
+        budgets=[within, budget("team-b", 8, cohort="c")],
+        workloads=[
+            workload("low", cores=8, priority=1, created=0),
+            workload("bee", cores=8, priority=9, created=0, candidates=("team-b",)),
+        ],
+    )
+    planner = Planner(snap)
+    assert planner.plan.workloads["ns/low"].admitted_replicas == 1
+    same = planner.add(workload("same", cores=4, priority=1, created=1))
+    assert same is not None and same.admitted_replicas == 0 and same.state == "Queued"
+    lower = planner.add(workload("lower", cores=4, priority=0, created=2))
+    assert lower is not None and lower.admitted_replicas == 0
+    assert planner.add(workload("higher", cores=4, priority=2, created=3)) is None
+    changed, declined = planner.release_many(["ns/low"])
+    assert not declined and set(changed) == {"ns/same", "ns/lower"}
+    # Now "lower" (priority 0) holds cores: a priority-1 workload may preempt it.
+    assert planner.add(workload("later", cores=4, priority=1, created=4)) is None
+
+    reclaim = budget("team-a", 8, cohort="c", reclaim_from_cohort="Any")
+    snap = snapshot(
+        nodes=nodes(4, 16),
+        budgets=[reclaim, budget("team-b", 8, cohort="c")],
+        workloads=[workload("wide", cores=16, created=0, candidates=("team-b",))],
+    )
+    planner = Planner(snap)
+    assert planner.plan.workloads["ns/wide"].admitted_replicas == 1  # team-b borrows 8
+    assert planner.add(workload("owner", cores=4, created=1)) is None  # may reclaim
+    beyond = planner.add(workload("beyond", cores=12, created=2))  # more than its nominal
+    assert beyond is not None and beyond.admitted_replicas == 0
+
+
+@PROPERTY
+@given(states(), st.data())
+def test_a_workload_add_queues_at_once_is_one_no_full_cycle_preempts_for(
+    snap: Snapshot, data: st.DataObject
+) -> None:
+    """`add` queues a workload that does not fit without a full cycle only when preemption
+    could not help it: a full cycle on the same state, the workload included, finds no victim
+    for it."""
+    planner = Planner(snap)
+    names = tuple(b.name for b in snap.budgets)
+    pools = tuple(p.name for p in snap.pools)
+    (new,) = data.draw(workloads(1, names, pools, "new-", 6))
+    if new.key in {w.key for w in snap.workloads}:
+        return
+    d = planner.add(new)
+    if d is None or d.admitted_replicas > 0:
+        return
+    full = plan(with_workloads(apply_plan(snap, planner.plan), new))
+    assert not [v for v in full.victims if v.preemptor == new.key]
