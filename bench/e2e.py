@@ -68,7 +68,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rss-nodes", help="rss: node counts, e.g. 1000,5000")
     parser.add_argument("--pods", type=int, help="rss: running pods (50000)")
     parser.add_argument("--kueue-per-budget", type=int, help="kueue: workloads per budget (500)")
-    parser.add_argument("--kueue-nodes", type=int, default=40, help="kueue: c8g.16xlarge nodes")
+    parser.add_argument(
+        "--kueue-nodes",
+        type=int,
+        default=400,
+        help="kueue: c8g.16xlarge nodes (400: room for the pods of deleted workloads that the "
+        "garbage collector has not removed yet, so the budgets, as in Kueue's run, bind)",
+    )
     parser.add_argument(
         "--no-kueue-baseline",
         dest="kueue_baseline",
@@ -97,7 +103,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     args.pods = args.pods if args.pods is not None else (1000 if quick else 50_000)
     args.kueue_per_budget = args.kueue_per_budget or (10 if quick else 500)
-    if quick and args.kueue_nodes == 40:
+    if quick and args.kueue_nodes == 400:
         args.kueue_nodes = 6
     args.only = [name for name in args.only.split(",") if name]
     unknown = set(args.only) - set(SUB_BENCHMARKS)

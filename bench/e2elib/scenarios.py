@@ -379,7 +379,13 @@ class KueueConfig:
     budgets_per_cohort: int = 6
     nominal_cores: int = 20
     borrowing_limit: int = 100
-    nodes: int = 40
+    nodes: int = 400
+    """Room for the pods of deleted workloads too: on this saturated control plane the garbage
+    collector removes a deleted workload's Deployment, ReplicaSet and pod 10-60 s after the
+    delete, and until then the pod holds its node cores (Paddock rightly never places over it).
+    With 40 nodes (2,520 cores for 600 cores of budgets) those pods filled the nodes and
+    admissions stalled for 20 s at a time; 400 nodes keep the budgets, as in Kueue's run
+    (which has no nodes at all), the binding limit. `PoolWatch` reports whether they were."""
     node_type: str = "c8g.16xlarge"  # 63 whole cores: a 20-core replica fits one node
     kopf: tuple[str, ...] = ()
     py_spy: str | None = None
