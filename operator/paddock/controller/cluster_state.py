@@ -74,7 +74,9 @@ class SpecCache:
                 found = Parsed(facts, None, (f"spec: cannot be read: {error!r}",))
             self.entries[key] = found
         elif found.facts is not facts:
-            found = Parsed(facts, found.spec, found.errors)  # same spec, newer status
+            # Same spec, newer status: kept in place of the old facts, which would otherwise
+            # stay alive here (a second spec and status per workload) until the next generation.
+            found = self.entries[key] = Parsed(facts, found.spec, found.errors)
         return found
 
     def keep_only(self, alive: set[tuple[str, str, int]]) -> None:
