@@ -162,9 +162,10 @@ def workload_body(
 
 
 def with_status(body: dict[str, Any], patch: Mapping[str, Any], versions: Versions) -> None:
-    """A merge patch of the status subresource, as the API server applies it."""
+    """A merge patch of the status subresource, as the API server applies it (and a watch
+    decodes it: nothing shared with what the applier wrote)."""
     status = dict(body.get("status") or {})
-    for key, value in patch.items():
+    for key, value in json.loads(json.dumps(patch)).items():
         if value is None:
             status.pop(key, None)
         else:
