@@ -33,7 +33,13 @@ from paddock.autoscaling.headroom import Headroom, headroom
 from paddock.autoscaling.nodepool import NodeClaimFacts, NodePoolFacts
 from paddock.controller.deployments import check_renders, replica_shape
 from paddock.controller.labels import ARCH_LABEL, INSTANCE_TYPE_LABEL, ZONE_LABEL
-from paddock.controller.observed import DeploymentFacts, NodeFacts, ObjectFacts, PdbFacts
+from paddock.controller.observed import (
+    DeploymentFacts,
+    NodeFacts,
+    ObjectFacts,
+    PdbFacts,
+    unpacked,
+)
 from paddock.controller.status import UNPLACED_CONDITION, PoolMeasures
 from paddock.controller.watched import DeploymentsByWorkload, NodesAndPods, Records
 from paddock.images.gate import ImageGate
@@ -65,7 +71,7 @@ class SpecCache:
         found = self.entries.get(key)
         if found is None:
             try:
-                found = Parsed(facts, kind.model_validate(dict(facts.spec)))
+                found = Parsed(facts, kind.model_validate(unpacked(facts.spec)))
             except ValidationError as error:
                 found = Parsed(
                     facts, None, tuple(f"spec.{line}" for line in describe_errors(error))
