@@ -180,9 +180,9 @@ def with_status(body: dict[str, Any], patch: Mapping[str, Any], versions: Versio
     ]
 
 
-def deployment_body(manifest: Mapping[str, Any], versions: Versions) -> dict[str, Any]:
+def deployment_body(manifest: dict[str, Any], versions: Versions) -> dict[str, Any]:
     """A Deployment Paddock rendered, as the API server returns it once its pod runs."""
-    body: dict[str, Any] = json.loads(json.dumps(manifest))
+    body = dict(manifest)
     metadata = body["metadata"]
     metadata.update(
         uid=str(uuid.uuid4()),
@@ -303,27 +303,29 @@ def paddock_object(kind: str, name: str, spec: dict[str, Any]) -> dict[str, Any]
 class Recorder:
     """Stands in for the API clients: keeps the last body written per object, succeeds."""
 
-    deployments: dict[str, dict[str, Any]] = field(default_factory=dict)
-    pdbs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    deployments: dict[str, str] = field(default_factory=dict)
+    """The last body written per object, as JSON text (what the API server would receive;
+    compact, so the recorder weighs little on what is measured)."""
+    pdbs: dict[str, str] = field(default_factory=dict)
     statuses: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     events: int = 0
 
     def patch_namespaced_deployment(self, name: str, namespace: str, body: Any, **_: Any) -> None:
-        self.deployments[f"{namespace}/{name}"] = body
+        self.deployments[f"{namespace}/{name}"] = json.dumps(body)
 
     def create_namespaced_deployment(self, namespace: str, body: Any, **_: Any) -> None:
-        self.deployments[f"{namespace}/{body['metadata']['name']}"] = body
+        self.deployments[f"{namespace}/{body['metadata']['name']}"] = json.dumps(body)
 
     def read_namespaced_deployment(self, name: str, namespace: str, **_: Any) -> Any:
         raise ApiException(status=404, reason="Not Found")
 
     def create_namespaced_pod_disruption_budget(self, namespace: str, body: Any, **_: Any) -> None:
-        self.pdbs[f"{namespace}/{body['metadata']['name']}"] = body
+        self.pdbs[f"{namespace}/{body['metadata']['name']}"] = json.dumps(body)
 
     def patch_namespaced_pod_disruption_budget(
         self, name: str, namespace: str, body: Any, **_: Any
     ) -> None:
-        self.pdbs[f"{namespace}/{name}"] = body
+        self.pdbs[f"{namespace}/{name}"] = json.dumps(body)
 
     def read_namespaced_pod_disruption_budget(self, name: str, namespace: str, **_: Any) -> Any:
         raise ApiException(status=404, reason="Not Found")
@@ -476,7 +478,18 @@ def load_average() -> list[float]:
 
 
 # ---------------------------------------------------------------------- the run
-def run(workloads: int, trace: bool) -> dict[str, Any]:
+def print_top(count: int) -> None:
+    """The allocation sites that hold the most traced memory now."""
+    if not tracemalloc.is_tracing():
+        return
+    stats = tracemalloc.take_snapshot().statistics("lineno")
+    for stat in stats[:count]:
+        frame = stat.traceback[0]
+        where = f"{Path(frame.filename).name}:{frame.lineno}"
+        print(f"      {stat.size / MIB:7.2f} MiB {stat.count:8d} blocks  {where}")
+
+
+def run(workloads: int, trace: bool, top: int = 0) -> dict[str, Any]:
     namespaces = [f"tp-{i}" for i in range(10)]
     nodes = max(1, -(-workloads // 10))
     per_namespace = -(-workloads // len(namespaces))
@@ -486,12 +499,19 @@ def run(workloads: int, trace: bool) -> dict[str, Any]:
     if trace:
         tracemalloc.start()
     stages: dict[str, float] = {}
+    peaks: dict[str, float] = {}
     steady = "steady state (cycles 2 and 3, echoed)"
 
     def stage(name: str) -> None:
         gc.collect()
         stages[name] = round(traced_mib(), 1)
         print(f"  {name:<44} traced {stages[name]:7.1f} MiB   RSS {rss_mib():7.1f} MiB")
+        if trace and tracemalloc.get_traced_memory()[1] > tracemalloc.get_traced_memory()[0]:
+            peaks[name] = round(tracemalloc.get_traced_memory()[1] / MIB, 1)
+            print(f"  {'':<44} peak   {peaks[name]:7.1f} MiB since the last stage")
+            tracemalloc.reset_peak()
+        if top:
+            print_top(top)
 
     stage("start")
     op = Operator.create()
@@ -560,6 +580,7 @@ def run(workloads: int, trace: bool) -> dict[str, Any]:
         "admitted": admitted,
         "tracemalloc": trace,
         "traced_mib": stages,
+        "traced_peak_mib_by_stage": peaks,
         "traced_bytes_per_workload": round(
             (stages[steady] - stages["nodes, pool, budgets listed"]) * MIB / workloads
         )
@@ -575,7 +596,6 @@ def run(workloads: int, trace: bool) -> dict[str, Any]:
         "load_average": load_average(),
     }
     if trace:
-        figures["traced_peak_mib"] = round(tracemalloc.get_traced_memory()[1] / MIB, 1)
         tracemalloc.stop()
     return figures
 
@@ -603,7 +623,7 @@ class Echo:
         self.count("events", rec.events)
         for name, manifest in rec.deployments.items():
             old = self.deployments.get(name)
-            body = deployment_body(manifest, self.versions)
+            body = deployment_body(json.loads(manifest), self.versions)
             if old is not None:
                 body["metadata"]["uid"] = old
             self.deployments[name] = by_uid(body)
@@ -612,7 +632,8 @@ class Echo:
                 self.run_pods(body, plan)
         for name, manifest in rec.pdbs.items():
             uid = self.pdbs.setdefault(name, str(uuid.uuid4()))
-            body = {**manifest, "metadata": {**manifest["metadata"], "uid": uid}}
+            body = json.loads(manifest)
+            body["metadata"]["uid"] = uid
             b.pdbs.put(uid, pdb_facts(body))
         for (plural, key), status in rec.statuses.items():
             if plural == "agentworkloads":
@@ -646,9 +667,15 @@ def main() -> None:
         action="store_true",
         help="measure RSS only: tracemalloc's own records inflate RSS",
     )
+    parser.add_argument(
+        "--top",
+        type=int,
+        default=0,
+        help="after each stage, print the N allocation sites holding the most (tracemalloc)",
+    )
     args = parser.parse_args()
     print(f"memory: {args.workloads} workloads, load average {load_average()}")
-    figures = run(args.workloads, trace=not args.no_tracemalloc)
+    figures = run(args.workloads, trace=not args.no_tracemalloc, top=args.top)
     print(
         f"\nkept {figures['kept_bytes_per_workload']} B per workload; RSS "
         f"{figures['rss_start_mib']} -> {figures['rss_end_mib']} MiB "
