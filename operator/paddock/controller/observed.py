@@ -303,7 +303,7 @@ def agent_pod(body: Mapping[str, Any], pod_millicores: int = 0) -> AgentPod:
     )
     return AgentPod(
         node=(body.get("spec") or {}).get("nodeName") or "",
-        pool=(metadata.get("labels") or {}).get(POOL_LABEL),
+        pool=interned((metadata.get("labels") or {}).get(POOL_LABEL)),
         ready=conditions.get("Ready") == "True",
         terminating=metadata.get("deletionTimestamp") is not None,
         cpu_millicores=main_container_cpu(body.get("spec") or {}),
@@ -321,7 +321,7 @@ def pod_record(body: Mapping[str, Any]) -> PodRecord | None:
         return None
     metadata = body.get("metadata") or {}
     workload = (metadata.get("labels") or {}).get(WORKLOAD_LABEL)
-    key = f"{metadata.get('namespace')}/{workload}" if workload else None
+    key = workload_key(metadata, workload) if workload else None
     cpu, memory = pod_requests(spec)
     return PodRecord(
         node=sys.intern(node),
@@ -344,13 +344,13 @@ def deployment_facts(body: Mapping[str, Any]) -> DeploymentFacts | None:
     cpu, _ = pod_requests((spec.get("template") or {}).get("spec") or {})
     return DeploymentFacts(
         name=metadata["name"],
-        workload=f"{metadata['namespace']}/{workload}",
-        pool=pool,
+        workload=workload_key(metadata, workload),
+        pool=sys.intern(pool),
         replicas=int(spec.get("replicas", 1)),
         ready_replicas=int(status.get("readyReplicas") or 0),
         spec_hash=(metadata.get("annotations") or {}).get(SPEC_HASH_ANNOTATION),
         uid=metadata.get("uid", ""),
-        owner_uid=owner,
+        owner_uid=sys.intern(owner),
         cores=-(-cpu // 1000),
         pods=int(status.get("replicas") or 0),
         deleting=bool(metadata.get("deletionTimestamp")),
@@ -376,10 +376,10 @@ def pdb_facts(body: Mapping[str, Any]) -> PdbFacts | None:
         return None
     return PdbFacts(
         name=metadata["name"],
-        workload=f"{metadata['namespace']}/{workload}",
+        workload=workload_key(metadata, workload),
         min_available=(body.get("spec") or {}).get("minAvailable"),
         uid=metadata.get("uid", ""),
-        owner_uid=controller_uid(metadata, "AgentWorkload"),
+        owner_uid=sys.intern(controller_uid(metadata, "AgentWorkload")),
     )
 
 
@@ -389,7 +389,7 @@ def object_facts(body: Mapping[str, Any]) -> ObjectFacts:
     return ObjectFacts(
         namespace=sys.intern(namespace) if isinstance(namespace, str) else namespace,
         name=metadata["name"],
-        uid=metadata.get("uid", ""),
+        uid=sys.intern(str(metadata.get("uid", ""))),
         generation=int(metadata.get("generation") or 0),
         created=sys.intern(str(metadata.get("creationTimestamp") or "")),
         spec=PackedMapping(body.get("spec") or {}),
@@ -401,7 +401,15 @@ def object_key(body: Mapping[str, Any]) -> str:
     """How Paddock names an object: "namespace/name", or the name of a cluster-scoped one."""
     metadata = body.get("metadata") or {}
     namespace = metadata.get("namespace")
-    return f"{namespace}/{metadata['name']}" if namespace else str(metadata["name"])
+    return sys.intern(f"{namespace}/{metadata['name']}" if namespace else str(metadata["name"]))
+
+
+def workload_key(metadata: Mapping[str, Any], workload: str) -> str:
+    """The "namespace/workload" of an object labelled with its workload, interned: the same
+    string as the AgentWorkload's key (`object_key`) and every other object's of that workload,
+    held once whatever the number of stores and records that name it (issue #15: memory per
+    workload). Interned strings go when nothing holds them any more."""
+    return sys.intern(f"{metadata.get('namespace')}/{workload}")
 
 
 SPEC_HASH_ANNOTATION = "paddock.dev/spec-hash"
