@@ -512,11 +512,13 @@ def run(workloads: int, trace: bool, top: int = 0) -> dict[str, Any]:
         tracemalloc.start()
     stages: dict[str, float] = {}
     peaks: dict[str, float] = {}
+    rss: dict[str, float] = {}
     steady = "steady state (cycles 2 and 3, echoed)"
 
     def stage(name: str) -> None:
         gc.collect()
         stages[name] = round(traced_mib(), 1)
+        rss[name] = round(rss_mib(), 1)
         print(f"  {name:<44} traced {stages[name]:7.1f} MiB   RSS {rss_mib():7.1f} MiB")
         if trace and tracemalloc.get_traced_memory()[1] > tracemalloc.get_traced_memory()[0]:
             peaks[name] = round(tracemalloc.get_traced_memory()[1] / MIB, 1)
@@ -569,7 +571,9 @@ def run(workloads: int, trace: bool, top: int = 0) -> dict[str, Any]:
     watch.echo(plan)
     stage("cycle 1 echoed (Deployments, pods, status)")
 
-    watch.echo(op.cycle())
+    plan = op.cycle()
+    stage("cycle 2: planned, its writes queued")
+    watch.echo(plan)
     watch.echo(op.cycle())
     writes = dict(watch.writes)
     del watch
@@ -602,6 +606,7 @@ def run(workloads: int, trace: bool, top: int = 0) -> dict[str, Any]:
         "kept_mib": round(held / MIB, 1),
         "kept_by_holder_bytes_per_workload": per_workload,
         "rss_start_mib": round(rss_start, 1),
+        "rss_mib_by_stage": rss,
         "rss_end_mib": round(rss_end, 1),
         "peak_rss_mib": round(peak_rss_mib(), 1),
         "writes": writes,
