@@ -33,7 +33,13 @@ from paddock.autoscaling.headroom import Headroom, headroom
 from paddock.autoscaling.nodepool import NodeClaimFacts, NodePoolFacts
 from paddock.controller.deployments import check_renders, replica_shape
 from paddock.controller.labels import ARCH_LABEL, INSTANCE_TYPE_LABEL, ZONE_LABEL
-from paddock.controller.observed import DeploymentFacts, NodeFacts, ObjectFacts, PdbFacts
+from paddock.controller.observed import (
+    DeploymentFacts,
+    NodeFacts,
+    ObjectFacts,
+    PdbFacts,
+    unpacked,
+)
 from paddock.controller.status import UNPLACED_CONDITION, PoolMeasures
 from paddock.controller.watched import DeploymentsByWorkload, NodesAndPods, Records
 from paddock.images.gate import ImageGate
@@ -54,6 +60,33 @@ class Parsed(Generic[SpecT]):
     errors: tuple[str, ...] = ()
 
 
+_FIELDS_SETS: dict[frozenset[str], set[str]] = {}
+"""One `__pydantic_fields_set__` per distinct set of fields given (a handful in all)."""
+
+
+def share_fields_sets(value: Any) -> None:
+    """Make every model in a parsed spec use one shared set of the fields its input gave.
+
+    Pydantic gives each model instance its own set of the fields that were set (only
+    `model_dump(exclude_unset=True)` and `model_fields_set` read it; Paddock uses neither): for
+    an AgentWorkloadSpec, its Placement and its PodTemplate, 1.1 KiB of the 1.8 KiB a parsed
+    spec takes, repeated for each of 10,000 workloads. Cached specs are never changed.
+    """
+    if isinstance(value, BaseModel):
+        given = value.__pydantic_fields_set__
+        shared = _FIELDS_SETS.setdefault(frozenset(given), given)
+        if shared is not given:
+            object.__setattr__(value, "__pydantic_fields_set__", shared)
+        for item in value.__dict__.values():
+            share_fields_sets(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            share_fields_sets(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            share_fields_sets(item)
+
+
 @dataclass
 class SpecCache:
     """Parsed specs by (kind, uid, generation); vanished objects are dropped each cycle."""
@@ -65,7 +98,9 @@ class SpecCache:
         found = self.entries.get(key)
         if found is None:
             try:
-                found = Parsed(facts, kind.model_validate(dict(facts.spec)))
+                spec = kind.model_validate(unpacked(facts.spec))
+                share_fields_sets(spec)
+                found = Parsed(facts, spec)
             except ValidationError as error:
                 found = Parsed(
                     facts, None, tuple(f"spec.{line}" for line in describe_errors(error))
@@ -74,7 +109,9 @@ class SpecCache:
                 found = Parsed(facts, None, (f"spec: cannot be read: {error!r}",))
             self.entries[key] = found
         elif found.facts is not facts:
-            found = Parsed(facts, found.spec, found.errors)  # same spec, newer status
+            # Same spec, newer status: kept in place of the old facts, which would otherwise
+            # stay alive here (a second spec and status per workload) until the next generation.
+            found = self.entries[key] = Parsed(facts, found.spec, found.errors)
         return found
 
     def keep_only(self, alive: set[tuple[str, str, int]]) -> None:

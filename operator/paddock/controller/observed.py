@@ -8,8 +8,9 @@ cost little memory and a scheduling cycle reads plain tuples.
 
 from __future__ import annotations
 
+import json
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -101,8 +102,76 @@ class PdbFacts(NamedTuple):
     owner_uid: str
 
 
+class PackedMapping(Mapping[str, Any]):
+    """A JSON object kept as its compact text, decoded on each read.
+
+    A Paddock object's spec is read once per generation (the snapshot parses it into its
+    model and caches that, cluster_state.SpecCache), so keeping it decoded beside the model
+    held two copies of it: at 10,000 AgentWorkloads, about 1 KiB per workload for a dict of
+    five keys, against a few hundred bytes of text.
+    """
+
+    __slots__ = ("packed",)
+
+    def __init__(self, value: Mapping[str, Any]) -> None:
+        self.packed = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+    def unpacked(self) -> dict[str, Any]:
+        """A fresh decoded copy."""
+        decoded: dict[str, Any] = json.loads(self.packed)
+        return decoded
+
+    def __getitem__(self, key: str) -> Any:
+        return self.unpacked()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.unpacked())
+
+    def __len__(self) -> int:
+        return len(self.unpacked())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, PackedMapping):
+            return self.unpacked() == other.unpacked()
+        return isinstance(other, Mapping) and self.unpacked() == dict(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"PackedMapping({self.packed})"
+
+
+def unpacked(value: Mapping[str, Any]) -> dict[str, Any]:
+    """A plain dict of a spec, packed or not (tests and the plugin build plain ones)."""
+    return value.unpacked() if isinstance(value, PackedMapping) else dict(value)
+
+
+INTERNED_LENGTH = 128
+"""Strings up to this long are interned in kept statuses: most repeat across objects."""
+
+
+def interned(value: Any) -> Any:
+    """A JSON value with its keys and short strings interned.
+
+    Every AgentWorkload's status has the same twenty-odd keys and mostly the same values
+    (phases, reasons, "True", budget and pool names, timestamps of the same second), but
+    each decoded body has its own copy of each: interned, 10,000 statuses share them.
+    """
+    if isinstance(value, str):
+        return sys.intern(value) if len(value) <= INTERNED_LENGTH else value
+    if isinstance(value, dict):
+        return {(sys.intern(k) if isinstance(k, str) else k): interned(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [interned(v) for v in value]
+    return value
+
+
 class ObjectFacts(NamedTuple):
-    """One Paddock custom object: its identity, spec and the status it last carried."""
+    """One Paddock custom object: its identity, spec and the status it last carried.
+
+    The spec as the list-watch keeps it is packed (`PackedMapping`: read it with `unpacked`),
+    the status decoded, with its strings interned (`interned`): the snapshot reads it every
+    cycle."""
 
     namespace: str | None
     name: str
@@ -234,7 +303,7 @@ def agent_pod(body: Mapping[str, Any], pod_millicores: int = 0) -> AgentPod:
     )
     return AgentPod(
         node=(body.get("spec") or {}).get("nodeName") or "",
-        pool=(metadata.get("labels") or {}).get(POOL_LABEL),
+        pool=interned((metadata.get("labels") or {}).get(POOL_LABEL)),
         ready=conditions.get("Ready") == "True",
         terminating=metadata.get("deletionTimestamp") is not None,
         cpu_millicores=main_container_cpu(body.get("spec") or {}),
@@ -252,7 +321,7 @@ def pod_record(body: Mapping[str, Any]) -> PodRecord | None:
         return None
     metadata = body.get("metadata") or {}
     workload = (metadata.get("labels") or {}).get(WORKLOAD_LABEL)
-    key = f"{metadata.get('namespace')}/{workload}" if workload else None
+    key = workload_key(metadata, workload) if workload else None
     cpu, memory = pod_requests(spec)
     return PodRecord(
         node=sys.intern(node),
@@ -275,13 +344,13 @@ def deployment_facts(body: Mapping[str, Any]) -> DeploymentFacts | None:
     cpu, _ = pod_requests((spec.get("template") or {}).get("spec") or {})
     return DeploymentFacts(
         name=metadata["name"],
-        workload=f"{metadata['namespace']}/{workload}",
-        pool=pool,
+        workload=workload_key(metadata, workload),
+        pool=sys.intern(pool),
         replicas=int(spec.get("replicas", 1)),
         ready_replicas=int(status.get("readyReplicas") or 0),
         spec_hash=(metadata.get("annotations") or {}).get(SPEC_HASH_ANNOTATION),
         uid=metadata.get("uid", ""),
-        owner_uid=owner,
+        owner_uid=sys.intern(owner),
         cores=-(-cpu // 1000),
         pods=int(status.get("replicas") or 0),
         deleting=bool(metadata.get("deletionTimestamp")),
@@ -307,23 +376,24 @@ def pdb_facts(body: Mapping[str, Any]) -> PdbFacts | None:
         return None
     return PdbFacts(
         name=metadata["name"],
-        workload=f"{metadata['namespace']}/{workload}",
+        workload=workload_key(metadata, workload),
         min_available=(body.get("spec") or {}).get("minAvailable"),
         uid=metadata.get("uid", ""),
-        owner_uid=controller_uid(metadata, "AgentWorkload"),
+        owner_uid=sys.intern(controller_uid(metadata, "AgentWorkload")),
     )
 
 
 def object_facts(body: Mapping[str, Any]) -> ObjectFacts:
     metadata = body.get("metadata") or {}
+    namespace = metadata.get("namespace")
     return ObjectFacts(
-        namespace=metadata.get("namespace"),
+        namespace=sys.intern(namespace) if isinstance(namespace, str) else namespace,
         name=metadata["name"],
-        uid=metadata.get("uid", ""),
+        uid=sys.intern(str(metadata.get("uid", ""))),
         generation=int(metadata.get("generation") or 0),
-        created=metadata.get("creationTimestamp") or "",
-        spec=dict(body.get("spec") or {}),
-        status=dict(body.get("status") or {}),
+        created=sys.intern(str(metadata.get("creationTimestamp") or "")),
+        spec=PackedMapping(body.get("spec") or {}),
+        status=interned(dict(body.get("status") or {})),
     )
 
 
@@ -331,7 +401,15 @@ def object_key(body: Mapping[str, Any]) -> str:
     """How Paddock names an object: "namespace/name", or the name of a cluster-scoped one."""
     metadata = body.get("metadata") or {}
     namespace = metadata.get("namespace")
-    return f"{namespace}/{metadata['name']}" if namespace else str(metadata["name"])
+    return sys.intern(f"{namespace}/{metadata['name']}" if namespace else str(metadata["name"]))
+
+
+def workload_key(metadata: Mapping[str, Any], workload: str) -> str:
+    """The "namespace/workload" of an object labelled with its workload, interned: the same
+    string as the AgentWorkload's key (`object_key`) and every other object's of that workload,
+    held once whatever the number of stores and records that name it (issue #15: memory per
+    workload). Interned strings go when nothing holds them any more."""
+    return sys.intern(f"{metadata.get('namespace')}/{workload}")
 
 
 SPEC_HASH_ANNOTATION = "paddock.dev/spec-hash"

@@ -40,7 +40,7 @@ def owned_write(
     read: Callable[..., Any],
     name: str,
     namespace: str,
-    manifest: dict[str, Any],
+    manifest: dict[str, Any] | Callable[[], dict[str, Any]],
     known: bool,
     owner_uid: str,
     what: str,
@@ -53,11 +53,14 @@ def owned_write(
     taken name raises `Rejected`, which makes the workload Invalid with the reason instead.
     """
 
+    def body() -> dict[str, Any]:
+        return manifest() if callable(manifest) else manifest
+
     def apply() -> Any:
         return patch(
             name,
             namespace,
-            manifest,
+            body(),
             field_manager=FIELD_MANAGER,
             force=True,
             _content_type="application/apply-patch+yaml",
@@ -71,7 +74,7 @@ def owned_write(
         try:
             return create(
                 namespace,
-                cast(Any, manifest),
+                cast(Any, body()),
                 field_manager=FIELD_MANAGER,
                 _preload_content=False,
                 _request_timeout=API_TIMEOUT,

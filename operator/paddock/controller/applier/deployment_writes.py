@@ -26,8 +26,9 @@ from paddock.planner import WorkloadDecision
 
 DELETED = ("", -1)
 """`written` value of a Deployment whose delete is queued."""
-Rendered = tuple[tuple[Any, ...], dict[str, Any], str, list[str]]
-"""(what it was rendered from, manifest, spec hash, overrides)."""
+Rendered = tuple[tuple[Any, ...], str, list[str], str]
+"""(what it was rendered from, spec hash, overrides, Deployment name): not the manifest, which
+is rendered again only when a write needs it (10,000 kept manifests were 55 MiB)."""
 
 
 def spec_hash(manifest: Mapping[str, Any]) -> str:
@@ -84,7 +85,7 @@ class DeploymentWrites:
         for pool_name in unseen:
             # Created (or queued) by this replica, not yet seen by the watch, and no longer
             # wanted: a queued create is replaced by the delete; one in flight is followed by it.
-            name = self.rendered[(key, pool_name)][1]["metadata"]["name"]
+            name = self.rendered[(key, pool_name)][3]
             freeing.append(self._delete_write(key, pool_name, namespace, name, None, parsed))
         # Still freeing: grow only once the cluster shows the pods gone (a later cycle).
         may_grow = not unseen and all(
@@ -106,17 +107,14 @@ class DeploymentWrites:
                 ):
                     queue.append(self._scale_write(key, found, replicas))
                 continue
-            manifest, digest, overrides = self._render(
-                key,
-                parsed,
-                pool_name,
-                pool,
-                found.name if found else None,
-                _pins(key, parsed, state),
-            )
+            owned, pins = found.name if found else None, _pins(key, parsed, state)
+            manifest, digest, overrides = self._render(key, parsed, pool_name, pool, owned, pins)
             if self.current(key, pool_name, found, digest, replicas):
                 continue
-            manifest = {**manifest, "spec": {**manifest["spec"], "replicas": replicas}}
+            if manifest is None:  # the rendering is cached without it: render it again
+                manifest, _, _ = self._render(key, parsed, pool_name, pool, owned, pins, True)
+                assert manifest is not None
+            manifest["spec"]["replicas"] = replicas
             queue.append(
                 self._apply_write(
                     key, pool_name, manifest, digest, replicas, decision.assignments, found, parsed
@@ -132,12 +130,15 @@ class DeploymentWrites:
         pool: Parsed[CorePoolSpec],
         name: str | None = None,
         pins: tuple[tuple[str, str], ...] = (),
-    ) -> tuple[dict[str, Any], str, list[str]]:
+        fresh: bool = False,
+    ) -> tuple[dict[str, Any] | None, str, list[str]]:
         """The workload's Deployment in a pool (replicas aside), its spec hash and overrides.
         `name` is the name of the Deployment it already owns there, kept across upgrades.
 
         Rendered once per workload and pool generation, not every cycle: rendering and
-        hashing were a third of the event loop's time with 10,000 workloads.
+        hashing were a third of the event loop's time with 10,000 workloads. Only the hash is
+        kept, so a cached rendering comes without its manifest (None): with `fresh`, it is
+        rendered again (a write needs it), the same as the first time.
         """
         made_from = (
             parsed.facts.uid,
@@ -147,9 +148,9 @@ class DeploymentWrites:
             name,
             pins,
         )
-        cached = self.rendered.get((key, pool_name))
+        cached = None if fresh else self.rendered.get((key, pool_name))
         if cached is not None and cached[0] == made_from:
-            return cached[1], cached[2], cached[3]
+            return None, cached[1], cached[2]
         spec, pool_spec = parsed.spec, pool.spec
         assert spec is not None and pool_spec is not None
         placement = PoolPlacement(
@@ -175,9 +176,9 @@ class DeploymentWrites:
         rendered.manifest["metadata"]["annotations"] = {SPEC_HASH_ANNOTATION: digest}
         self.rendered[(key, pool_name)] = (
             made_from,
-            rendered.manifest,
             digest,
             rendered.overrides,
+            rendered.manifest["metadata"]["name"],
         )
         return rendered.manifest, digest, rendered.overrides
 
@@ -217,13 +218,16 @@ class DeploymentWrites:
                 # The snapshot falls back to the Deployments that really exist.
                 del self.admitted_memory[key]
 
+        # Queued as its JSON text, decoded when sent: in a burst thousands of Deployment writes
+        # wait in the writer's queue, and the text is a third of the manifest's size as dicts.
+        packed = json.dumps(manifest, separators=(",", ":"))
         create_or_apply = owned_write(
             patch=apps.patch_namespaced_deployment,
             create=apps.create_namespaced_deployment,
             read=apps.read_namespaced_deployment,
             name=meta["name"],
             namespace=meta["namespace"],
-            manifest=manifest,
+            manifest=lambda: json.loads(packed),
             known=known,
             owner_uid=owner,
             what="Deployment",
