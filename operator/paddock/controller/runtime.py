@@ -177,13 +177,7 @@ class Runtime:
             elector=elector,
             loop=loop,
             watches=list_watches(
-                builder,
-                loop.poke,
-                api,
-                lock,
-                watch_timeout,
-                note_workload=incremental.note,
-                want_full=loop.want_full,
+                builder, loop.poke, api, lock, watch_timeout, note_workload=incremental.note
             ),
             store_lock=lock,
         )
@@ -352,7 +346,6 @@ def list_watches(
     lock: threading.Lock | None = None,
     watch_timeout: int = 300,
     note_workload: Callable[[str], None] | None = None,
-    want_full: Callable[[str], None] | None = None,
 ) -> tuple[ListWatch[Any], ...]:
     """The list-watches that fill the builder: Paddock's objects, nodes, pods, Deployments and
     PodDisruptionBudgets.
@@ -365,9 +358,6 @@ def list_watches(
     and, like nodes, pods, Deployments and PodDisruptionBudgets, poke without
     urgency; relists and new or respecified pools and budgets ask for a full cycle
     at once (a status-only change of a pool or budget, Paddock's own write, does not).
-    A Deployment Paddock deleted in the foreground (a preemption, a move) that is now
-    gone, its pods with it, asks for a full cycle soon (`want_full`): a preemptor
-    or a moved workload waits for exactly those cores.
     """
     urgent = note_workload is None
 
@@ -418,14 +408,6 @@ def list_watches(
             poke_(plural, not same_spec)
 
         return put
-
-    def put_deployment(uid: str, facts: DeploymentFacts | None) -> None:
-        before = deployments.get(uid) if facts is None else None
-        deployments.put(uid, facts)
-        if before is not None and before.deleting and want_full is not None:
-            want_full("a Deployment deleted in the foreground is gone, its pods with it")
-        else:
-            poke_("deployment", urgent)
 
     def by_uid(body: Mapping[str, Any]) -> str:
         return str(body["metadata"]["uid"])
@@ -479,7 +461,7 @@ def list_watches(
             key=by_uid,
             record=deployment_facts,
             replace=then_poke(deployments.replace, "deployments listed"),
-            put=put_deployment,
+            put=then_poke(deployments.put, "deployment", urgent),
             lock=lock,
             watch_timeout=watch_timeout,
             label_selector=WORKLOAD_LABEL,

@@ -100,36 +100,3 @@ def test_deployments_are_grouped_by_workload_and_follow_renames_and_deletes() ->
     assert store.by_workload == {}
     store.replace({"d3": facts("agent", "g2")})
     assert list(store.by_workload) == ["team/agent"]
-
-
-def test_a_deployment_deleted_in_the_foreground_asks_for_a_full_cycle_when_gone() -> None:
-    """A preemption or a move deletes a Deployment in the foreground: it stays listed, deleting,
-    until its pods are gone. When it goes, the preemptor or moved workload waiting for those
-    cores should not wait for the periodic full cycle; any other change pokes as usual."""
-    from kubernetes import client
-
-    from paddock.controller.cluster_state import SnapshotBuilder
-    from paddock.controller.runtime import list_watches
-
-    pokes: list[tuple[str, bool]] = []
-    wanted: list[str] = []
-    builder = SnapshotBuilder()
-    nowhere = client.Configuration(host="http://127.0.0.1:1")  # refused: Karpenter not served
-    nowhere.retries = 0
-    watches = list_watches(
-        builder,
-        lambda reason, urgent=True: pokes.append((reason, urgent)),
-        client.ApiClient(nowhere),
-        note_workload=lambda key: None,
-        want_full=wanted.append,
-    )
-    (deployments,) = [w for w in watches if w.kind == "deployments"]
-    running = DeploymentFacts("a-g4", "team/a", "g4", 2, 2, "h", uid="d1")
-    deployments.put("d1", running)
-    deployments.put("d1", None)  # gone without a foreground delete (the GC, an old body)
-    assert not wanted and len(pokes) == 2
-    deployments.put("d2", running._replace(uid="d2"))
-    deployments.put("d2", running._replace(uid="d2", deleting=True))
-    deployments.put("d2", None)
-    assert len(wanted) == 1 and len(pokes) == 4
-    assert builder.deployments.get("d2") is None
