@@ -127,6 +127,21 @@ def rejection(error: ApiException) -> str | None:
     return str(text or error.reason)
 
 
+def namespace_terminating(error: ApiException) -> bool:
+    """The API server refuses new objects in a namespace being deleted (403, cause
+    NamespaceTerminating): the workload goes with its namespace, so the write is moot."""
+    if error.status != 403:
+        return False
+    try:
+        details = json.loads(error.body or "{}").get("details") or {}
+    except (ValueError, AttributeError):
+        return False
+    return any(
+        isinstance(c, dict) and c.get("reason") == "NamespaceTerminating"
+        for c in details.get("causes") or ()
+    )
+
+
 def discard(response: Any) -> None:
     """Release an undecoded answer (`_preload_content=False`) back to the connection pool."""
     drain = getattr(response, "drain_conn", None)
@@ -262,6 +277,16 @@ class Writer:
         except ApiException as error:
             if write.missing_ok and error.status == 404:
                 metrics.API_WRITES.labels(kind=write.kind).inc()
+                return
+            if namespace_terminating(error):
+                # Not an error, nor a permission problem: dropped, never retried (a retry
+                # would only meet the same answer until the namespace is gone).
+                log.info(
+                    "%s write dropped: its namespace is being deleted",
+                    write.kind,
+                    extra={"lane": str(write.lane)},
+                )
+                self._post(write.on_failure)
                 return
             metrics.API_ERRORS.labels(kind=write.kind).inc()
             refused = rejection(error)

@@ -7,6 +7,7 @@ wait on conditions with deadlines, never on fixed sleeps.
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -716,3 +717,38 @@ def test_a_create_still_unseen_is_deleted_when_the_plan_changes_its_mind() -> No
         applier.close()
 
     run(scenario)
+
+
+def test_a_write_into_a_namespace_being_deleted_is_dropped_not_called_forbidden() -> None:
+    """The API server's answer to a create in a terminating namespace (a 403 whose cause is
+    NamespaceTerminating) is not a permission problem; an RBAC 403 is."""
+    from paddock.controller.writer import namespace_terminating
+
+    body = json.dumps(
+        {
+            "kind": "Status",
+            "status": "Failure",
+            "message": 'events "x" is forbidden: unable to create new content in namespace '
+            "e2e because it is being terminated",
+            "reason": "Forbidden",
+            "details": {
+                "name": "x",
+                "kind": "events",
+                "causes": [
+                    {
+                        "reason": "NamespaceTerminating",
+                        "message": "namespace e2e is being terminated",
+                        "field": "metadata.namespace",
+                    }
+                ],
+            },
+            "code": 403,
+        }
+    )
+    terminating = ApiException(status=403, reason="Forbidden")
+    terminating.body = body
+    assert namespace_terminating(terminating)
+    rbac = ApiException(status=403, reason="Forbidden")
+    rbac.body = json.dumps({"kind": "Status", "reason": "Forbidden", "code": 403})
+    assert not namespace_terminating(rbac)
+    assert not namespace_terminating(ApiException(status=500, reason="Internal Server Error"))
