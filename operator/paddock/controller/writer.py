@@ -116,15 +116,20 @@ class Rejected(Exception):
     Paddock does not own. The message says what the user can do."""
 
 
+def status_body(error: ApiException) -> dict[str, Any]:
+    """The API server's Status object in `error`'s body ({} when there is none to read)."""
+    try:
+        body = json.loads(error.body or "{}")
+    except (ValueError, TypeError):
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
 def rejection(error: ApiException) -> str | None:
     """The API server's reason when `error` refuses the request's content, else None."""
     if error.status not in (400, 422):
         return None
-    try:
-        text = json.loads(error.body or "{}").get("message")
-    except (ValueError, AttributeError):
-        text = None
-    return str(text or error.reason)
+    return str(status_body(error).get("message") or error.reason)
 
 
 def namespace_terminating(error: ApiException) -> bool:
@@ -132,13 +137,10 @@ def namespace_terminating(error: ApiException) -> bool:
     NamespaceTerminating): the workload goes with its namespace, so the write is moot."""
     if error.status != 403:
         return False
-    try:
-        details = json.loads(error.body or "{}").get("details") or {}
-    except (ValueError, AttributeError):
-        return False
+    details = status_body(error).get("details")
+    causes = details.get("causes") if isinstance(details, dict) else None
     return any(
-        isinstance(c, dict) and c.get("reason") == "NamespaceTerminating"
-        for c in details.get("causes") or ()
+        isinstance(c, dict) and c.get("reason") == "NamespaceTerminating" for c in causes or ()
     )
 
 
