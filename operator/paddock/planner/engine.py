@@ -340,9 +340,8 @@ class Planner:
             e.blocked_by = head
         elif try_admit(cycle, e, False) != FAILED:
             e.events.append(msg.admitted_event(e.admitted, workload.replicas))
-            lowest = self._lowest
-            if lowest is not None and workload.priority < lowest.get(budget, workload.priority + 1):
-                lowest[budget] = workload.priority
+            if self._lowest is not None:
+                _note_lower(self._lowest, budget, workload.priority)
         else:
             policy = cycle.budgets[budget]
             if self._may_preempt(e):
@@ -369,18 +368,12 @@ class Planner:
         assert budget is not None
         cycle = self._cycle
         policy = cycle.budgets[budget]
-        if policy.preempt_within_budget == "LowerPriority":
-            lowest = self._lowest
-            if lowest is None:
-                lowest = self._lowest = {}
-                for holder in cycle.entries.values():
-                    b = holder.budget
-                    if b is not None and holder.admitted > 0 and not holder.frozen:
-                        p = holder.w.priority
-                        if p < lowest.get(b, p + 1):
-                            lowest[b] = p
-            if lowest.get(budget, e.w.priority) < e.w.priority:
-                return True
+        priority = e.w.priority
+        if (
+            policy.preempt_within_budget == "LowerPriority"
+            and self._lowest_admitted().get(budget, priority) < priority
+        ):
+            return True
         if policy.cohort is None or policy.reclaim_from_cohort == "Never":
             return False
         ledger = cycle.ledger
@@ -391,6 +384,17 @@ class Planner:
             ledger.cohort[other] == cohort and other != budget and ledger.is_borrowing(other)
             for other in cycle.budgets
         )
+
+    def _lowest_admitted(self) -> dict[str, int]:
+        """Per budget, the lowest priority among its admitted workloads (frozen ones are never
+        victims), computed on first use after a release; `add` keeps it current."""
+        lowest = self._lowest
+        if lowest is None:
+            lowest = self._lowest = {}
+            for holder in self._cycle.entries.values():
+                if holder.budget is not None and holder.admitted > 0 and not holder.frozen:
+                    _note_lower(lowest, holder.budget, holder.w.priority)
+        return lowest
 
     def release(self, key: str) -> dict[str, WorkloadDecision] | None:
         """One workload deleted since the snapshot (see `release_many`). Returns the decisions
@@ -531,3 +535,9 @@ class Planner:
             events=tuple(e.events),
             provisioning_replicas=cycle.capacity.launching(e.nodes),
         )
+
+
+def _note_lower(lowest: dict[str, int], budget: str, priority: int) -> None:
+    """Record an admitted workload's priority in a budget's lowest (see `_lowest_admitted`)."""
+    if priority < lowest.get(budget, priority + 1):
+        lowest[budget] = priority
