@@ -201,10 +201,15 @@ def provisioning_times(status: Mapping[str, Any]) -> tuple[float | None, float |
 
 def _releasing(own: Sequence[DeploymentFacts], current: tuple[tuple[str, int], ...]) -> int:
     """Replicas the workload's Deployments still run beyond what it holds now, per pool: a
-    scale-down, move or delete this replica decided but the watch has not shown done, with
-    its pods gone (a Deployment's pods trail its replica count)."""
+    scale-down or move this replica decided but the watch has not shown done, with its pods
+    gone (a Deployment's pods trail its replica count), and a delete not yet landed.
+
+    A Deployment being deleted (it has a deletionTimestamp) counts nothing here: the delete
+    cannot be undone, so its budget cores are free (a preemptor is admitted against them by
+    the next cycle, as Kueue frees an evicted workload's quota), while its pods keep their
+    node cores until they are gone (the nodes' free cores count every pod still there)."""
     held = dict(current)
-    return sum(max(0, d.occupying - held.get(d.pool, 0)) for d in own)
+    return sum(max(0, d.occupying - held.get(d.pool, 0)) for d in own if not d.deleting)
 
 
 def _planner_workload(

@@ -119,7 +119,9 @@ class Workload:
     after `Snapshot.shrink_grace` an elastic workload shrinks toward minReplicas.
     `releasing` counts replicas its Deployments still run beyond `current` (a scale-down or
     delete decided but not yet seen done): their cores stay counted in its budget until they
-    are, so no one is admitted against cores that are still in use ("free before use").
+    are, so no one is admitted against cores that are still in use ("free before use"). A
+    delete is done, for the budget, once it has landed (the Deployment is being deleted and
+    cannot come back); its pods keep their node cores (`Node.free_cores`) until they are gone.
     """
 
     key: str
