@@ -31,6 +31,16 @@ Run back to back, full cycles would leave new work waiting seconds for each, and
 CPU the API server needs. Paced, they take at most a quarter of the loop's time (half, while
 steps keep asking for them), and the steps between them decide new work in milliseconds.
 
+Two more rules keep full cycles for what only they can do. When one is due and the step has
+work, the step runs first, so new work is decided in milliseconds rather than after the full
+cycle, and the full cycle finds only what steps cannot decide. And a full cycle that changed
+no placement (`apply` returned False: no Deployment written or deleted; e.g. while steps admit
+a steady stream of new work and the full cycles only report readiness) doubles the `duty` for
+the next non-urgent wait, up to `quiet_doublings` times and never past the resync; one that
+changes a placement, or a step's request, or an urgent change, resets it. At 10,000 workloads
+(1.2 s per full cycle) that is a full cycle every 10 s instead of every 4-5 s; on a small
+cluster, where a full cycle takes milliseconds, `full_interval` still rules.
+
 `last_cycle_at` (monotonic) says when a cycle last finished, for /healthz.
 """
 
@@ -62,7 +72,8 @@ class SchedulingLoop(Generic[S, P]):
     snapshot: Callable[[], S]
     """Runs in a worker thread (with the plan)."""
     plan: Callable[[S], P]
-    apply: Callable[[S, P], Awaitable[None]]
+    apply: Callable[[S, P], Awaitable[bool | None]]
+    """Queues the plan's writes; returns False when the plan changed no placement."""
     is_leader: Callable[[], bool] = lambda: True
     prepare: Callable[[], None] = _nothing
     """Runs on the event loop just before each snapshot: copy what only the event loop may read."""
@@ -78,6 +89,8 @@ class SchedulingLoop(Generic[S, P]):
     """While only non-urgent pokes come, a full cycle at most this often."""
     duty: float = 3.0
     """...and no sooner than this many times the last full cycle's duration after it ended."""
+    quiet_doublings: int = 2
+    """How many times full cycles in a row that changed no placement double the `duty`."""
     steps: int = 0
     cycles: int = 0
     last_cycle_at: float | None = None
@@ -95,6 +108,8 @@ class SchedulingLoop(Generic[S, P]):
     _last_full: float = float("-inf")
     _last_full_took: float = 0.0
     _wanted: bool = False
+    _quiet: int = 0
+    """Full cycles in a row that changed no placement (at most `quiet_doublings`)."""
 
     def poke(self, reason: str, urgent: bool = True) -> None:
         """Ask for a cycle soon (`urgent`: a full one at once; otherwise the step decides what
@@ -147,8 +162,11 @@ class SchedulingLoop(Generic[S, P]):
             self._poked.clear()
             if not self.is_leader():
                 continue
-            if not self._full_due() and await self.run_step():
-                continue
+            if not self._full_due():
+                if await self.run_step():
+                    continue
+            elif not self._urgent and self.step is not None and self.pending():
+                await self.run_step()  # new work first, in milliseconds; then the full cycle
             await self.run_cycle()
 
     def _timeout(self) -> float:
@@ -161,7 +179,8 @@ class SchedulingLoop(Generic[S, P]):
         if self._wanted:
             return min(self._last_full_took, self.resync)
         if self._dirty:
-            return min(max(self.full_interval, self.duty * self._last_full_took), self.resync)
+            duty = self.duty * float(2**self._quiet)
+            return min(max(self.full_interval, duty * self._last_full_took), self.resync)
         return self.resync
 
     def _full_due(self) -> bool:
@@ -202,12 +221,14 @@ class SchedulingLoop(Generic[S, P]):
     async def run_cycle(self) -> None:
         self.cycles += 1
         started = time.perf_counter()
+        if self._urgent or self._wanted:
+            self._quiet = 0
         self._urgent = self._dirty = self._wanted = False
         try:
             self.prepare()
             snapshot, plan, build_s, plan_s = await asyncio.to_thread(self._snapshot_and_plan)
             planned = time.perf_counter()
-            await self.apply(snapshot, plan)
+            placed = await self.apply(snapshot, plan)
             applied = time.perf_counter()
         except Exception:
             # One bad cycle must never stop the loop: log it, count it, go on.
@@ -219,6 +240,7 @@ class SchedulingLoop(Generic[S, P]):
             # a full cycle takes on a busy machine.
             self.last_cycle_at = self._last_full = time.monotonic()
             self._last_full_took = time.perf_counter() - started
+        self._quiet = min(self._quiet + 1, self.quiet_doublings) if placed is False else 0
         metrics.CYCLES.inc()
         metrics.PLAN_DURATION.labels(stage="snapshot").observe(build_s)
         metrics.PLAN_DURATION.labels(stage="plan").observe(plan_s)

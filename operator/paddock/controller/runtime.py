@@ -141,9 +141,9 @@ class Runtime:
             )
             return gate(accountant, state)
 
-        async def apply(state: ClusterState, plan: Plan) -> None:
+        async def apply(state: ClusterState, plan: Plan) -> bool:
             remember(accountant, plan)
-            await applier.apply(state, plan)
+            return await applier.apply(state, plan)
 
         incremental = Incremental(builder, lock, build=build)
 

@@ -243,3 +243,88 @@ def test_a_step_asking_for_a_full_cycle_gets_one() -> None:
 
     asyncio.run(scenario())
     assert len(cycles) == 2, "the step asked for a full cycle and none came"
+
+
+def test_full_cycles_that_change_no_placement_come_less_often() -> None:
+    """A full cycle whose apply says it changed no placement doubles the duty of the next
+    non-urgent wait (up to `quiet_doublings` times, never past the resync); one that changes a
+    placement, a step's request and an urgent change reset it."""
+    placed = [False]
+
+    async def apply(state: int, plan: int) -> bool:
+        return placed[0]
+
+    loop: SchedulingLoop[int, int] = SchedulingLoop(
+        snapshot=lambda: 1,
+        plan=lambda s: s,
+        apply=apply,
+        step=lambda: None,
+        full_interval=0.1,
+        duty=3.0,
+        resync=100.0,
+    )
+
+    def bound_after_a_cycle() -> float:
+        asyncio.run(loop.run_cycle())
+        loop._last_full_took = 1.0  # as if each full cycle took a second
+        loop._dirty = True
+        return loop._bound()
+
+    assert bound_after_a_cycle() == 6.0  # the first cycle was urgent: reset, then one quiet
+    assert bound_after_a_cycle() == 12.0
+    assert bound_after_a_cycle() == 12.0  # at most `quiet_doublings` (2) times
+    placed[0] = True
+    assert bound_after_a_cycle() == 3.0  # it changed a placement: back to the duty
+    placed[0] = False
+    assert bound_after_a_cycle() == 6.0
+    loop.want_full("a workload may preempt")
+    assert bound_after_a_cycle() == 6.0  # the request reset it; that cycle was quiet again
+    loop.resync = 8.0
+    assert bound_after_a_cycle() == 8.0  # never past the resync
+
+
+def test_a_due_full_cycle_lets_the_step_decide_new_work_first() -> None:
+    calls: list[str] = []
+
+    async def apply(state: int, plan: int) -> None:
+        calls.append("full cycle")
+
+    async def scenario() -> None:
+        pending = [False]
+
+        def step() -> str:
+            pending[0] = False
+            calls.append("step")
+            return "decided"
+
+        async def apply_step(decided: str) -> None:
+            return None
+
+        loop: SchedulingLoop[int, int] = SchedulingLoop(
+            snapshot=lambda: 1,
+            plan=lambda s: s,
+            apply=apply,
+            step=step,
+            apply_step=apply_step,
+            pending=lambda: pending[0],
+            debounce=0.01,
+            resync=60,
+            full_interval=0.0,  # every non-urgent change finds a full cycle due
+            duty=0.0,
+        )
+        loop.indexes_ready.set()
+        task = asyncio.create_task(loop.run())
+        for _ in range(300):  # the first (urgent) cycle
+            if calls:
+                break
+            await asyncio.sleep(0.01)
+        pending[0] = True
+        loop.poke("agentworkloads", urgent=False)
+        for _ in range(300):
+            if len(calls) >= 3:
+                break
+            await asyncio.sleep(0.01)
+        task.cancel()
+
+    asyncio.run(scenario())
+    assert calls[:3] == ["full cycle", "step", "full cycle"]

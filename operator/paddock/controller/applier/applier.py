@@ -136,8 +136,9 @@ class Applier:
             head_status_delay=self.head_status_delay,
         )
 
-    async def apply(self, state: ClusterState, plan: Plan) -> None:
-        """Queue what differs and return; the writes land in the background."""
+    async def apply(self, state: ClusterState, plan: Plan) -> bool:
+        """Queue what differs and return whether any Deployment is written or deleted (a
+        placement changed); the writes land in the background."""
         self._forget_echoed(state)
         writes: list[Write] = []
         for key, parsed in state.workloads.items():
@@ -172,6 +173,7 @@ class Applier:
         if writes:
             assert self.writer is not None
             self.writer.submit(writes)
+        return any(write.kind.startswith("deployment") for write in writes)
 
     async def apply_decisions(
         self,
