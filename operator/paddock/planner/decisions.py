@@ -36,7 +36,7 @@ class Reason(StrEnum):
     - ``AmbiguousBudget``: no spec.budget and several budgets select the namespace.
     - ``BlockedByQueueHead``: its budget is StrictFIFO and an earlier workload does not fit.
     - ``Preempting``: lower-priority workloads (or cohort borrowers) are being shrunk or evicted
-      for it; it is admitted in a following cycle, once their pods are gone.
+      for it; it is admitted in a following cycle, once they have let the cores go.
     - ``Preempted``: it was shrunk or evicted to make room for a higher-priority workload (or
       for a budget reclaiming its lent cores).
     - ``ReplicasUnplaced``: admitted replicas lost their pods (a node was deleted or drained, a

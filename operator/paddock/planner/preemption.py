@@ -308,7 +308,8 @@ class _Preemption:
         p.reason = Reason.PREEMPTING
         p.message = (
             f"preempting {', '.join(notes)} to free {msg.plural(freed, 'core')} for "
-            f"{msg.shape(count, p.cores, w.memory_per_replica)}; admitted once their pods are gone"
+            f"{msg.shape(count, p.cores, w.memory_per_replica)}; "
+            "admitted once they have let them go"
         )
         p.events.append(f"preempting {', '.join(notes)}")
 
