@@ -6,6 +6,7 @@ is ready") read in one place and are unit-tested without a cluster.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,9 +17,17 @@ from paddock.images.verdict import CONDITION as IMAGES_CONDITION
 from paddock.images.verdict import ImageVerdict
 from paddock.planner import BudgetUsage, PoolUsage, Reason, WorkloadDecision
 
+_formatted: tuple[int, str] = (0, "")
+"""The last second `now_iso` formatted, and its text: statuses are built by the thousand."""
+
 
 def now_iso() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """The time now, to the second, as Kubernetes writes it (each second formatted once)."""
+    global _formatted
+    second = int(time.time())
+    if _formatted[0] != second:
+        _formatted = (second, datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    return _formatted[1]
 
 
 def condition(
@@ -39,7 +48,9 @@ def condition(
         "reason": reason,
         "message": message,
         "observedGeneration": generation,
-        "lastTransitionTime": now_iso() if changed else before.get("lastTransitionTime", now_iso()),  # type: ignore[union-attr]
+        "lastTransitionTime": (
+            now_iso() if changed else before.get("lastTransitionTime") or now_iso()  # type: ignore[union-attr]
+        ),
     }
 
 
