@@ -177,7 +177,13 @@ class Runtime:
             elector=elector,
             loop=loop,
             watches=list_watches(
-                builder, loop.poke, api, lock, watch_timeout, note_workload=incremental.note
+                builder,
+                loop.poke,
+                api,
+                lock,
+                watch_timeout,
+                note_workload=incremental.note,
+                want_full=loop.want_full,
             ),
             store_lock=lock,
         )
@@ -346,6 +352,7 @@ def list_watches(
     lock: threading.Lock | None = None,
     watch_timeout: int = 300,
     note_workload: Callable[[str], None] | None = None,
+    want_full: Callable[[str], None] | None = None,
 ) -> tuple[ListWatch[Any], ...]:
     """The list-watches that fill the builder: Paddock's objects, nodes, pods, Deployments and
     PodDisruptionBudgets.
@@ -358,6 +365,9 @@ def list_watches(
     and, like nodes, pods, Deployments and PodDisruptionBudgets, poke without
     urgency; relists and new or respecified pools and budgets ask for a full cycle
     at once (a status-only change of a pool or budget, Paddock's own write, does not).
+    A Deployment that starts being deleted calls `want_full` (when given): its budget
+    cores are free from now on (cluster_state `_releasing`), typically a preemption
+    victim's, and the preemptor waits for the full cycle that admits it.
     """
     urgent = note_workload is None
 
@@ -412,6 +422,15 @@ def list_watches(
     def by_uid(body: Mapping[str, Any]) -> str:
         return str(body["metadata"]["uid"])
 
+    def put_deployment(uid: str, facts: DeploymentFacts | None) -> None:
+        was = deployments.get(uid)
+        deployments.put(uid, facts)
+        newly_deleting = facts is not None and facts.deleting and not (was and was.deleting)
+        if want_full is not None and newly_deleting:
+            want_full("a Deployment is being deleted: its budget cores are free")
+        else:
+            poke_("deployment", urgent)
+
     def put_pod(uid: str, record: PodRecord | None) -> None:
         store.put_pod(uid, record)
         if record is None or record.workload is not None:
@@ -461,7 +480,7 @@ def list_watches(
             key=by_uid,
             record=deployment_facts,
             replace=then_poke(deployments.replace, "deployments listed"),
-            put=then_poke(deployments.put, "deployment", urgent),
+            put=put_deployment,
             lock=lock,
             watch_timeout=watch_timeout,
             label_selector=WORKLOAD_LABEL,

@@ -114,6 +114,11 @@ class DeploymentsByWorkload:
             self._workload_of[uid] = facts.workload
             self.by_workload.setdefault(facts.workload, {})[uid] = facts
 
+    def get(self, uid: str) -> DeploymentFacts | None:
+        """The Deployment with this uid, as last seen (None: not listed)."""
+        workload = self._workload_of.get(uid)
+        return None if workload is None else self.by_workload[workload].get(uid)
+
     def replace(self, deployments: Mapping[str, DeploymentFacts]) -> None:
         self.by_workload, self._workload_of = {}, {}
         for uid, facts in deployments.items():

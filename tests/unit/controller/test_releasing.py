@@ -6,10 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from kubernetes import client
 
 from paddock.controller.cluster_state import SnapshotBuilder
 from paddock.controller.labels import POOL_LABEL, WORKLOAD_LABEL
 from paddock.controller.observed import DeploymentFacts, pod_record
+from paddock.controller.runtime import list_watches
 from paddock.planner import plan
 from tests.unit.controller.test_isolation import GOOD_SPEC, builder, workload
 
@@ -68,3 +70,34 @@ def test_a_landed_delete_frees_budget_cores_while_pods_keep_node_cores(deleting:
     assert decided.admitted_replicas == (1 if deleting else 0)
     if deleting:
         assert {node for node, _ in decided.placements} <= {"n2", "n3"}
+
+
+def test_a_deployment_that_starts_being_deleted_asks_for_a_full_cycle() -> None:
+    """Its budget cores are free from that event on: the preemptor waiting for them is admitted
+    by the next full cycle, which the watch asks for once per Deployment (runtime.list_watches)."""
+    made = builder(None)
+    pokes: list[tuple[str, bool]] = []
+    wanted: list[str] = []
+    watches = list_watches(
+        made,
+        lambda reason, urgent=True: pokes.append((reason, urgent)),
+        client.ApiClient(client.Configuration(host="http://127.0.0.1:9")),  # nothing listens
+        note_workload=lambda key: None,
+        want_full=wanted.append,
+    )
+    put = next(w for w in watches if w.kind == "deployments").put
+
+    def facts(replicas: int, deleting: bool) -> DeploymentFacts:
+        name, uids = "v-g4", ("uid-d", "uid-v")
+        return DeploymentFacts(
+            name, "good/v", "g4", replicas, replicas, None, *uids, 4, replicas, deleting
+        )
+
+    put("uid-d", facts(2, deleting=False))
+    put("uid-d", facts(1, deleting=False))
+    assert wanted == [] and pokes == [("deployment", False)] * 2
+    put("uid-d", facts(1, deleting=True))
+    assert len(wanted) == 1
+    put("uid-d", facts(0, deleting=True))  # its pods going: an ordinary change again
+    put("uid-d", None)
+    assert len(wanted) == 1 and len(pokes) == 4
