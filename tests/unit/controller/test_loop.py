@@ -5,11 +5,19 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Awaitable, Callable
 
 import aiohttp
 from aiohttp import web
 
 from paddock.controller.loop import SchedulingLoop
+
+
+async def until(condition: Callable[[], bool], seconds: float = 3.0) -> None:
+    """Wait, with a deadline, for what the loop should bring about (the test asserts after)."""
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
 
 
 def test_a_failing_cycle_never_stops_the_loop() -> None:
@@ -32,10 +40,7 @@ def test_a_failing_cycle_never_stops_the_loop() -> None:
         )
         loop.indexes_ready.set()
         task = asyncio.create_task(loop.run())
-        for _ in range(200):
-            if applied:
-                break
-            await asyncio.sleep(0.01)
+        await until(lambda: bool(applied), 2)
         task.cancel()
 
     asyncio.run(scenario())
@@ -56,10 +61,7 @@ def test_many_pokes_make_one_cycle() -> None:
         task = asyncio.create_task(loop.run())
         for _ in range(100):
             loop.poke("pod")
-        for _ in range(100):
-            if cycles:
-                break
-            await asyncio.sleep(0.01)
+        await until(lambda: bool(cycles), 1)
         await asyncio.sleep(0.1)
         task.cancel()
 
@@ -80,13 +82,15 @@ def test_pokes_from_other_threads_reach_the_loop() -> None:
         loop.indexes_ready.set()
         task = asyncio.create_task(loop.run())
         await asyncio.sleep(0.05)
-        poker = threading.Thread(target=lambda: [loop.poke("pod") for _ in range(1000)])
+
+        def poke_many() -> None:
+            for _ in range(1000):
+                loop.poke("pod")
+
+        poker = threading.Thread(target=poke_many)
         poker.start()
         await asyncio.to_thread(poker.join)
-        for _ in range(200):
-            if cycles:
-                break
-            await asyncio.sleep(0.01)
+        await until(lambda: bool(cycles), 2)
         task.cancel()
 
     asyncio.run(scenario())
@@ -200,6 +204,29 @@ def test_full_cycles_are_paced_by_their_own_cost() -> None:
     assert loop._full_due()
 
 
+def stepping(
+    apply: Callable[[int, int], Awaitable[None]],
+    step: Callable[[], str],
+    apply_step: Callable[[str], Awaitable[None]],
+    pending: Callable[[], bool],
+    full_interval: float,
+    duty: float = 3.0,
+) -> SchedulingLoop[int, int]:
+    """A loop with an incremental step, quick to react (the tests count calls, not plans)."""
+    return SchedulingLoop(
+        snapshot=lambda: 1,
+        plan=lambda s: s,
+        apply=apply,
+        step=step,
+        apply_step=apply_step,
+        pending=pending,
+        debounce=0.01,
+        resync=60,
+        full_interval=full_interval,
+        duty=duty,
+    )
+
+
 def test_a_step_asking_for_a_full_cycle_gets_one() -> None:
     cycles: list[int] = []
 
@@ -216,28 +243,12 @@ def test_a_step_asking_for_a_full_cycle_gets_one() -> None:
         async def apply_step(step: str) -> None:
             loop.want_full(step)
 
-        loop: SchedulingLoop[int, int] = SchedulingLoop(
-            snapshot=lambda: 1,
-            plan=lambda s: s,
-            apply=apply,
-            step=step,
-            apply_step=apply_step,
-            pending=lambda: pending[0],
-            debounce=0.01,
-            resync=60,
-            full_interval=60,
-        )
+        loop = stepping(apply, step, apply_step, lambda: pending[0], full_interval=60)
         loop.indexes_ready.set()
         task = asyncio.create_task(loop.run())
-        for _ in range(300):  # the first (urgent) cycle
-            if cycles:
-                break
-            await asyncio.sleep(0.01)
+        await until(lambda: bool(cycles))  # the first (urgent) cycle
         loop.poke("agentworkloads", urgent=False)
-        for _ in range(300):
-            if len(cycles) >= 2:
-                break
-            await asyncio.sleep(0.01)
+        await until(lambda: len(cycles) >= 2)
         task.cancel()
         assert loop.steps >= 1
 
@@ -300,30 +311,14 @@ def test_a_due_full_cycle_lets_the_step_decide_new_work_first() -> None:
         async def apply_step(decided: str) -> None:
             return None
 
-        loop: SchedulingLoop[int, int] = SchedulingLoop(
-            snapshot=lambda: 1,
-            plan=lambda s: s,
-            apply=apply,
-            step=step,
-            apply_step=apply_step,
-            pending=lambda: pending[0],
-            debounce=0.01,
-            resync=60,
-            full_interval=0.0,  # every non-urgent change finds a full cycle due
-            duty=0.0,
-        )
+        # Every non-urgent change finds a full cycle due.
+        loop = stepping(apply, step, apply_step, lambda: pending[0], full_interval=0, duty=0)
         loop.indexes_ready.set()
         task = asyncio.create_task(loop.run())
-        for _ in range(300):  # the first (urgent) cycle
-            if calls:
-                break
-            await asyncio.sleep(0.01)
+        await until(lambda: bool(calls))  # the first (urgent) cycle
         pending[0] = True
         loop.poke("agentworkloads", urgent=False)
-        for _ in range(300):
-            if len(calls) >= 3:
-                break
-            await asyncio.sleep(0.01)
+        await until(lambda: len(calls) >= 3)
         task.cancel()
 
     asyncio.run(scenario())
