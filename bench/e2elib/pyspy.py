@@ -81,24 +81,48 @@ def _thread_group(frame: str) -> str:
     return "other threads"
 
 
+WAITING = re.compile(
+    r"^(SSLSocket\.(read|recv_into|send|sendall|do_handshake)|socket\.\w+"
+    r"|Condition\.wait|Event\.wait|_wait_for_tstate_lock|\w*Selector\.select"
+    r"|poll_wait_for_socket\.<locals>\.do_poll|sleep) "
+)
+"""Leaf frames of a thread blocked, not running: `--nonblocking` sampling records them too
+(160 writer threads waiting on their sockets were half the samples), so they are left out."""
+
+
+def _waiting(leaf: str) -> bool:
+    leaf = leaf.strip()
+    if WAITING.match(leaf):
+        return True
+    # An idle worker of a ThreadPoolExecutor blocks in the C queue's get, inside `_worker`.
+    return leaf.startswith("_worker (") and "concurrent/futures/thread.py" in leaf
+
+
 def summarize(collapsed: Path, top: int = 25) -> list[tuple[str, float]]:
-    """Per thread group: its share of all samples, then the functions of kopf, Paddock, json,
+    """Per thread group: its share of the busy samples (threads blocked on a socket, a lock or
+    a queue left out, and their share said first), then the functions of kopf, Paddock, json,
     copy, the kubernetes client, urllib3 and pydantic by inclusive share of that group."""
     groups: Counter[str] = Counter()
     inclusive: dict[str, Counter[str]] = {}
+    waiting = 0
     for line in collapsed.read_text(errors="replace").splitlines():
         stack, _, count_text = line.rpartition(" ")
         if not stack or not count_text.isdigit():
             continue
         frames = stack.split(";")
-        group = _thread_group(frames[0])
         count = int(count_text)
+        if _waiting(frames[-1]):
+            waiting += count
+            continue
+        group = _thread_group(frames[0])
         groups[group] += count
         names = {_short(f) for f in frames[1:] if any(m in f for m in INTERESTING)}
         for name in names:
             inclusive.setdefault(group, Counter())[name] += count
     total = sum(groups.values())
     out: list[tuple[str, float]] = []
+    if total + waiting:
+        out.append(("== waiting (left out)", round(100 * waiting / (total + waiting), 1)))
     for group, samples in groups.most_common():
         out.append((f"== {group}", round(100 * samples / total, 1)))
         for name, n in inclusive.get(group, Counter()).most_common(top):
