@@ -208,8 +208,16 @@ def _releasing(own: Sequence[DeploymentFacts], current: tuple[tuple[str, int], .
     cannot be undone, so its budget cores are free (a preemptor is admitted against them by
     the next cycle, as Kueue frees an evicted workload's quota), while its pods keep their
     node cores until they are gone (the nodes' free cores count every pod still there)."""
+    if not own:
+        return 0
     held = dict(current)
-    return sum(max(0, d.occupying - held.get(d.pool, 0)) for d in own if not d.deleting)
+    total = 0
+    for d in own:  # a plain loop: this runs for every workload in every full cycle
+        if not d.deleting:
+            extra = d.occupying - held.get(d.pool, 0)
+            if extra > 0:
+                total += extra
+    return total
 
 
 def _planner_workload(
