@@ -36,7 +36,7 @@ from tests.support.soak import (
     lost,
     settled_mismatch,
 )
-from tests.support.waiting import wait_for
+from tests.support.waiting import WaitTimeout, wait_for
 
 
 def stamp() -> str:
@@ -44,23 +44,44 @@ def stamp() -> str:
     return datetime.now(UTC).strftime("%H:%M:%S.%f")[:-3]
 
 
+def deep_in_a_queue(snap: Snapshot, name: str, workload: dict[str, Any]) -> bool:
+    """A new workload waiting behind others: by design its status is never written (a deep
+    queue position is computed on demand, issue #15), so it has no observedGeneration. It holds
+    nothing; `lost` checks afterwards that it really could not be admitted."""
+    status = workload.get("status") or {}
+    return not status.get("reason") and not snap.deployed_replicas(name) and not snap.pods.get(name)
+
+
 def settle(take: Any, quiet: float, timeout: float) -> Snapshot:
     """Wait until the fingerprint has not changed for `quiet` seconds; return the snapshot."""
-    state: dict[str, Any] = {"print": None, "since": time.monotonic()}
+    state: dict[str, Any] = {"print": None, "since": time.monotonic(), "why": "not sampled"}
 
     def still() -> Snapshot | None:
         snap: Snapshot = take()
         now = fingerprint(snap)
-        caught_up = all(
-            (w.get("status") or {}).get("observedGeneration") == w["metadata"]["generation"]
-            for w in snap.workloads.values()
-        )
-        if now != state["print"] or not caught_up:
+        behind = [
+            f"{name} (generation {w['metadata']['generation']}, status observed "
+            f"{(w.get('status') or {}).get('observedGeneration')})"
+            for name, w in sorted(snap.workloads.items())
+            if (w.get("status") or {}).get("observedGeneration") != w["metadata"]["generation"]
+            and not deep_in_a_queue(snap, name, w)
+        ]
+        if now != state["print"] or behind:
+            changed = sorted(set(now) - set(state["print"] or ()))
+            state["why"] = (
+                f"status behind its spec: {', '.join(behind)}"
+                if behind
+                else f"still changing (name, generation, observed, phase, admitted, "
+                f"deployed, pods): {changed[:5]}"
+            )
             state["print"], state["since"] = now, time.monotonic()
             return None
         return snap if time.monotonic() - state["since"] >= quiet else None
 
-    found = wait_for(still, timeout=timeout, interval=1.0, what="a settled cluster")
+    try:
+        found = wait_for(still, timeout=timeout, interval=1.0, what="a settled cluster")
+    except WaitTimeout as error:
+        raise WaitTimeout(f"{error}; last seen: {state['why']}") from None
     assert found is not None
     return found
 
