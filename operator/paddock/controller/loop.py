@@ -162,11 +162,11 @@ class SchedulingLoop(Generic[S, P]):
             self._poked.clear()
             if not self.is_leader():
                 continue
-            if not self._full_due():
-                if await self.run_step():
-                    continue
-            elif not self._urgent and self.step is not None and self.pending():
-                await self.run_step()  # new work first, in milliseconds; then the full cycle
+            if self._full_due():
+                if not self._urgent and self.step is not None and self.pending():
+                    await self.run_step()  # new work first, in milliseconds; then the full cycle
+            elif await self.run_step():
+                continue
             await self.run_cycle()
 
     def _timeout(self) -> float:
