@@ -1,5 +1,5 @@
 """The Deployment create that skips the client's OpenAPI models sends the same request as the
-generated one and fails the same way (applier/clients.py `AppsV1Api`). A local HTTP server
+generated one and fails the same way (applier/clients.py `ManifestAppsV1Api`). A local HTTP server
 stands in for the API server: this checks one function's request, not the feature."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from paddock.controller.applier.clients import AppsV1Api
+from paddock.controller.applier.clients import ManifestAppsV1Api
 from paddock.controller.writer import discard, status_body
 
 MANIFEST: dict[str, Any] = {
@@ -58,7 +58,7 @@ class Recorder(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def apps() -> Iterator[AppsV1Api]:
+def apps() -> Iterator[ManifestAppsV1Api]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -66,12 +66,12 @@ def apps() -> Iterator[AppsV1Api]:
     config.host = f"http://127.0.0.1:{server.server_address[1]}"
     config.api_key = {"BearerToken": "Bearer secret-token"}
     Recorder.seen, Recorder.answer = [], (201, {})
-    yield AppsV1Api(client.ApiClient(config))
+    yield ManifestAppsV1Api(client.ApiClient(config))
     server.shutdown()
 
 
 def test_the_manifest_is_sent_as_it_is_with_the_field_manager_and_the_token(
-    apps: AppsV1Api,
+    apps: ManifestAppsV1Api,
 ) -> None:
     response = apps.create_namespaced_deployment(
         "team", MANIFEST, field_manager="paddock", _preload_content=False, _request_timeout=5
@@ -85,7 +85,7 @@ def test_the_manifest_is_sent_as_it_is_with_the_field_manager_and_the_token(
 
 
 def test_a_refusal_raises_the_api_servers_status_like_the_generated_client(
-    apps: AppsV1Api,
+    apps: ManifestAppsV1Api,
 ) -> None:
     Recorder.answer = (409, {"kind": "Status", "reason": "AlreadyExists", "code": 409})
     with pytest.raises(ApiException) as raised:

@@ -16,7 +16,7 @@ API_TIMEOUT = (5.0, 30.0)
 """(connect, read) seconds for every write: a hung connection never holds a writer forever."""
 
 
-class AppsV1Api(client.AppsV1Api):
+class ManifestAppsV1Api(client.AppsV1Api):
     """The official AppsV1Api, except that a Deployment is created from its manifest as it is.
 
     The generated `create_namespaced_deployment` validates the body into the client's OpenAPI
@@ -63,7 +63,7 @@ class Clients:
     @classmethod
     def from_api_client(cls, api: client.ApiClient) -> Clients:
         return cls(
-            AppsV1Api(api),
+            ManifestAppsV1Api(api),
             client.CoreV1Api(api),
             client.CustomObjectsApi(api),
             client.PolicyV1Api(api),
