@@ -1,18 +1,17 @@
 """The one scheduling loop: debounced, level-triggered, leader-only.
 
-Watch events only `poke()` the loop (from any thread). The loop waits for a
-poke (or the resync interval), lets a burst of events settle for `debounce`
-seconds, and runs one cycle: `prepare` (on the event loop: copy the little
-that kopf mutates there, the namespace index), then snapshot and plan in one
-worker thread, then apply. The snapshot reads the list-watch stores under the
-lock the watch threads hold while they apply events (runtime.py), so it sees a
-consistent state; the event loop itself never takes that lock, so probes and
-watches are served while a big cycle computes. Apply only queues the writes
-(the applier's writer threads make them in the background) and returns, so the
-next cycle starts at the next poke instead of after the slowest write; the
-`apply` stage of paddock_plan_duration_seconds is the time to decide and queue.
-Every cycle recomputes from the current state, so a missed event costs at most
-one resync interval, never a wrong decision.
+Watch events only `poke()` the loop (from any thread). The loop waits for a poke (or the
+resync interval), lets a burst of events settle for `debounce` seconds (`step_debounce`, 5
+ms, when a step runs next), and runs one cycle: `prepare` (on the event loop: copy the
+little that kopf mutates there, the namespace index), then snapshot and plan in one worker
+thread, then apply. The snapshot reads the list-watch stores under the lock the watch
+threads hold while they apply events (runtime.py), so it sees a consistent state; the
+event loop itself never takes that lock, so probes and watches are served while a big
+cycle computes. Apply only queues the writes (the applier's writer threads make them in
+the background) and returns, so the next cycle starts at the next poke instead of after
+the slowest write; the `apply` stage of paddock_plan_duration_seconds is the time to
+decide and queue. Every cycle recomputes from the current state, so a missed event costs
+at most one resync interval, never a wrong decision.
 
 Between full cycles, an optional incremental `step` (incremental.py, issue #15) decides new
 workloads and the cores deleted ones free in milliseconds, with the last full cycle's planner,
@@ -78,6 +77,11 @@ class SchedulingLoop(Generic[S, P]):
     prepare: Callable[[], None] = _nothing
     """Runs on the event loop just before each snapshot: copy what only the event loop may read."""
     debounce: float = 0.05
+    """How long a burst of events may settle before a full cycle."""
+    step_debounce: float = 0.005
+    """...and before a step: a step costs milliseconds, and pokes arriving while one runs
+    are batched into the next anyway, so waiting `debounce` would only add its 50 ms to the
+    latency of every step-decided admission."""
     resync: float = 10.0
     step: Callable[[], Any] | None = None
     """The incremental step (in a worker thread): returns what `apply_step` takes, or None when
@@ -158,7 +162,7 @@ class SchedulingLoop(Generic[S, P]):
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._poked.wait(), timeout=self._timeout())
-            await asyncio.sleep(self.debounce)
+            await asyncio.sleep(self.step_debounce if self._step_next() else self.debounce)
             self._poked.clear()
             if not self.is_leader():
                 continue
@@ -182,6 +186,10 @@ class SchedulingLoop(Generic[S, P]):
             duty = self.duty * float(2**self._quiet)
             return min(max(self.full_interval, duty * self._last_full_took), self.resync)
         return self.resync
+
+    def _step_next(self) -> bool:
+        """Whether the next thing to run is a step, not a full cycle."""
+        return self.step is not None and not self._full_due()
 
     def _full_due(self) -> bool:
         if self.step is None or self._urgent:

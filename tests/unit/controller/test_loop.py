@@ -323,3 +323,39 @@ def test_a_due_full_cycle_lets_the_step_decide_new_work_first() -> None:
 
     asyncio.run(scenario())
     assert calls[:3] == ["full cycle", "step", "full cycle"]
+
+
+def test_a_step_does_not_wait_out_the_full_cycles_debounce() -> None:
+    """A burst settles for `debounce` before a full cycle, but a step (milliseconds) only
+    waits `step_debounce`: the 50 ms would be added to every step-decided admission."""
+    calls: list[str] = []
+
+    async def apply(state: int, plan: int) -> None:
+        calls.append("full cycle")
+
+    async def scenario() -> None:
+        pending = [False]
+
+        def step() -> str:
+            pending[0] = False
+            calls.append("step")
+            return "decided"
+
+        async def apply_step(decided: str) -> None:
+            return None
+
+        loop = stepping(apply, step, apply_step, lambda: pending[0], full_interval=60)
+        loop.debounce = 60.0  # a full cycle would wait a minute; the step must not
+        await loop.run_cycle()  # the first (urgent) cycle, done: full cycles are not due
+        assert loop._step_next()
+        loop.indexes_ready.set()
+        task = asyncio.create_task(loop.run())
+        pending[0] = True
+        loop.poke("agentworkloads", urgent=False)
+        await until(lambda: "step" in calls)
+        loop.poke("corebudgets")  # urgent: a full cycle next, after the full debounce
+        assert not loop._step_next()
+        task.cancel()
+
+    asyncio.run(scenario())
+    assert calls == ["full cycle", "step"]
