@@ -294,25 +294,33 @@ def test_full_cycles_that_change_no_placement_come_less_often() -> None:
     assert bound_after_a_cycle() == 8.0  # never past the resync
 
 
-def test_a_due_full_cycle_lets_the_step_decide_new_work_first() -> None:
-    calls: list[str] = []
+def recording(
+    calls: list[str], pending: list[bool], full_interval: float, duty: float = 3.0
+) -> SchedulingLoop[int, int]:
+    """A stepping loop that records "full cycle" and "step" in `calls`; a step takes the
+    pending work (`pending[0]`)."""
 
     async def apply(state: int, plan: int) -> None:
         calls.append("full cycle")
 
+    def step() -> str:
+        pending[0] = False
+        calls.append("step")
+        return "decided"
+
+    async def apply_step(decided: str) -> None:
+        return None
+
+    return stepping(apply, step, apply_step, lambda: pending[0], full_interval, duty)
+
+
+def test_a_due_full_cycle_lets_the_step_decide_new_work_first() -> None:
+    calls: list[str] = []
+
     async def scenario() -> None:
         pending = [False]
-
-        def step() -> str:
-            pending[0] = False
-            calls.append("step")
-            return "decided"
-
-        async def apply_step(decided: str) -> None:
-            return None
-
         # Every non-urgent change finds a full cycle due.
-        loop = stepping(apply, step, apply_step, lambda: pending[0], full_interval=0, duty=0)
+        loop = recording(calls, pending, full_interval=0, duty=0)
         loop.indexes_ready.set()
         task = asyncio.create_task(loop.run())
         await until(lambda: bool(calls))  # the first (urgent) cycle
@@ -330,21 +338,9 @@ def test_a_step_does_not_wait_out_the_full_cycles_debounce() -> None:
     waits `step_debounce`: the 50 ms would be added to every step-decided admission."""
     calls: list[str] = []
 
-    async def apply(state: int, plan: int) -> None:
-        calls.append("full cycle")
-
     async def scenario() -> None:
         pending = [False]
-
-        def step() -> str:
-            pending[0] = False
-            calls.append("step")
-            return "decided"
-
-        async def apply_step(decided: str) -> None:
-            return None
-
-        loop = stepping(apply, step, apply_step, lambda: pending[0], full_interval=60)
+        loop = recording(calls, pending, full_interval=60)
         loop.debounce = 60.0  # a full cycle would wait a minute; the step must not
         await loop.run_cycle()  # the first (urgent) cycle, done: full cycles are not due
         assert loop._step_next()
