@@ -162,7 +162,7 @@ class SchedulingLoop(Generic[S, P]):
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._poked.wait(), timeout=self._timeout())
-            await asyncio.sleep(self.step_debounce if self._step_next() else self.debounce)
+            await asyncio.sleep(self.debounce if self._full_due() else self.step_debounce)
             self._poked.clear()
             if not self.is_leader():
                 continue
@@ -186,10 +186,6 @@ class SchedulingLoop(Generic[S, P]):
             duty = self.duty * float(2**self._quiet)
             return min(max(self.full_interval, duty * self._last_full_took), self.resync)
         return self.resync
-
-    def _step_next(self) -> bool:
-        """Whether the next thing to run is a step, not a full cycle."""
-        return self.step is not None and not self._full_due()
 
     def _full_due(self) -> bool:
         if self.step is None or self._urgent:

@@ -343,14 +343,14 @@ def test_a_step_does_not_wait_out_the_full_cycles_debounce() -> None:
         loop = recording(calls, pending, full_interval=60)
         loop.debounce = 60.0  # a full cycle would wait a minute; the step must not
         await loop.run_cycle()  # the first (urgent) cycle, done: full cycles are not due
-        assert loop._step_next()
+        assert not loop._full_due()
         loop.indexes_ready.set()
         task = asyncio.create_task(loop.run())
         pending[0] = True
         loop.poke("agentworkloads", urgent=False)
         await until(lambda: "step" in calls)
         loop.poke("corebudgets")  # urgent: a full cycle next, after the full debounce
-        assert not loop._step_next()
+        assert loop._full_due()
         task.cancel()
 
     asyncio.run(scenario())
